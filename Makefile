@@ -1,0 +1,43 @@
+# Everything runs from a virtual environment this Makefile makes: nothing to install by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SITE ?= demo-site
+
+.PHONY: all run test lint typecheck unit check bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "shoal needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## run: create the demo site if missing and check its descriptor
+run: $(STAMP)
+	@test -d $(SITE) || $(BIN)/shoal init $(SITE)
+	$(SITE)/bin/shoal admin check
+
+## test: lint, type checks and the whole test suite with coverage
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest --cov --cov-report=term \
+		--cov-fail-under=0 tests
+	$(BIN)/coverage report --include='src/shoal/config/*,src/shoal/descriptor/*' --fail-under=95
+
+check: test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

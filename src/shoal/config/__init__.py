@@ -1,0 +1,1 @@
+"""Ice-style properties, the site (prefix), endpoint and proxy strings."""

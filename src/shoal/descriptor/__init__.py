@@ -1,0 +1,1 @@
+"""The IceGrid application descriptor: model, parser, expansion, diff and writer (pure code)."""
