@@ -1,0 +1,25 @@
+"""What every command needs to know about how it was invoked: program name, launcher, flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from shoal.config.site import Site, find_site
+
+
+@dataclass
+class CliContext:
+    program: str = "shoal"
+    launcher_prefix: Path | None = None
+    debug: bool = False
+
+    def site(self) -> Site:
+        """The site this invocation works on (SHOAL_HOME, the launcher's real path, the cwd)."""
+        return find_site(
+            self.program,
+            os.environ,
+            Path.cwd(),
+            launcher_prefix=self.launcher_prefix,
+        )

@@ -1,0 +1,86 @@
+"""`shoal init DIR`: create a site (bin/shoal launcher, etc/, var/) from the shipped templates."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import click
+
+from shoal.errors import ShoalError
+
+LAUNCHER = """\
+#!{python}
+# Shoal launcher for the site at {prefix}.
+# Link or copy it under another name to get a shortcut: shoal-admin runs `shoal admin`,
+# shoal-admin-ice runs `shoal admin ice` (an init.d script can be such a copy).
+import sys
+
+from shoal.cli.main import run
+
+sys.exit(run(launcher_prefix={prefix!r}))
+"""
+
+VAR_DIRECTORIES = ("var/log", "var/registry", "var/master")
+
+
+def _copy_tree(source: Traversable, target: Path) -> list[Path]:
+    made = []
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(source.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            made += _copy_tree(entry, target / entry.name)
+        else:
+            destination = target / entry.name
+            destination.write_bytes(entry.read_bytes())
+            made.append(destination)
+    return made
+
+
+def write_launcher(prefix: Path) -> Path:
+    """Write bin/shoal: runs this Python's shoal on the site, wherever it is linked or copied."""
+    launcher = prefix / "bin" / "shoal"
+    launcher.parent.mkdir(parents=True, exist_ok=True)
+    launcher.write_text(LAUNCHER.format(python=sys.executable, prefix=str(prefix)))
+    mode = launcher.stat().st_mode
+    launcher.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return launcher
+
+
+def create_site(directory: Path) -> list[Path]:
+    """Create a site in `directory` (absent or empty); return the files written."""
+    prefix = directory.absolute()
+    if prefix.exists() and not prefix.is_dir():
+        raise ShoalError(f"cannot create a site at {prefix}: it is a file", "choose another path")
+    if prefix.is_dir() and any(prefix.iterdir()):
+        raise ShoalError(
+            f"cannot create a site at {prefix}: the directory is not empty",
+            "choose a new or empty directory; an existing site is left as it is",
+        )
+    try:
+        made = _copy_tree(resources.files("shoal") / "data" / "etc", prefix / "etc")
+        made.append(write_launcher(prefix))
+        for name in VAR_DIRECTORIES:
+            (prefix / name).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ShoalError(
+            f"cannot create a site at {prefix}: {error.strerror or error}",
+            "check the path and its permissions",
+        ) from error
+    return made
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Create a site in DIRECTORY: bin/shoal, etc/ (descriptors, configs) and var/."""
+    made = create_site(directory)
+    prefix = directory.absolute()
+    click.echo(f"Created a Shoal site at {prefix} ({len(made)} files).")
+    here = os.path.relpath(prefix)
+    click.echo(f"  check its descriptor:  {here}/bin/shoal admin check")
+    click.echo(f"  edit the grid:         {here}/etc/grid/default.xml")

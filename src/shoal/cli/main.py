@@ -1,0 +1,86 @@
+"""The `shoal` command: argv[0] shortcuts, the command tree, and how errors reach the user.
+
+A launcher named `shoal-admin` runs `shoal admin ...`, `shoal-admin-ice` runs `shoal admin ice ...`:
+the program name is split on hyphens and the later parts are prepended to the arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from shoal import __version__
+from shoal.cli.admin import admin
+from shoal.cli.context import CliContext
+from shoal.cli.exits import EXIT_USAGE, exit_code_for
+from shoal.cli.init import init
+from shoal.errors import ShoalError
+
+
+def shortcut_arguments(program: str, args: Sequence[str]) -> list[str]:
+    """`shoal-admin-ice x` → `["admin", "ice", "x"]`; a plain `shoal` adds nothing."""
+    name = os.path.basename(program)
+    if name.endswith(".py"):
+        name = name[:-3]
+    words = name.split("-")
+    if words[0] != "shoal":
+        return list(args)
+    return [*words[1:], *args]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(__version__, prog_name="shoal")
+@click.pass_context
+def shoal(ctx: click.Context, debug: bool) -> None:
+    """Shoal: run many server processes over many hosts from one XML descriptor."""
+    ctx.ensure_object(CliContext).debug = debug
+
+
+shoal.add_command(init)
+shoal.add_command(admin)
+
+
+def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None) -> int:
+    """Entry point of `shoal` and of site launchers; returns the process exit code.
+
+    `launcher_prefix` is the site a launcher was made for: the fallback when the launcher was
+    copied elsewhere (e.g. into /etc/init.d) and SHOAL_HOME is not set.
+    """
+    program = sys.argv[0] if argv is None else argv[0]
+    args = shortcut_arguments(program, sys.argv[1:] if argv is None else argv[1:])
+    debug = "--debug" in args
+    context = CliContext(
+        program=program,
+        launcher_prefix=Path(launcher_prefix) if launcher_prefix else None,
+        debug=debug,
+    )
+    try:
+        shoal.main(args=args, prog_name="shoal", obj=context, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as usage:
+        usage.show()
+        return EXIT_USAGE
+    except ShoalError as error:
+        if debug:
+            raise
+        click.echo(f"shoal: {error.message}", err=True)
+        if error.hint:
+            click.echo(f"  {error.hint}", err=True)
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main() -> None:
+    """The console-script entry point."""
+    sys.exit(run())
