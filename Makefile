@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SITE ?= demo-site
 
-.PHONY: all run test lint typecheck unit check bench clean
+.PHONY: all run test lint typecheck unit check bench clean proto
 
 all: test
 
@@ -38,6 +38,10 @@ unit: $(STAMP)
 	$(BIN)/coverage report --include='src/shoal/config/*,src/shoal/descriptor/*' --fail-under=95
 
 check: test
+
+## proto: regenerate src/shoal/rpc/*_pb2*.py* from the .proto files (commit both)
+proto: $(STAMP)
+	$(BIN)/python -m shoal.rpc.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
