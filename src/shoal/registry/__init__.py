@@ -1,0 +1,1 @@
+"""The registry: deployed applications, node sessions, the locator and the admin service."""
