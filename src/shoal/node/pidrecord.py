@@ -1,0 +1,219 @@
+"""Which server processes a node started, kept on disk so a node restarted after a crash can kill
+the ones its death left running (PR_SET_PDEATHSIG reaches a server, never the server's children).
+
+One small JSON file per process, `RECORD_DIR/PID.json` (the node uses `var/NODE/pids/`), written
+atomically when the server starts and removed when it is reaped. A process is identified by pid
+*and* start time (field 22 of /proc/PID/stat): a pid the kernel gave to someone else since is
+never signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PidEntry:
+    """One started server process: its group id is its pid (each server leads its own group)."""
+
+    server_id: str
+    pid: int
+    pgid: int
+    start_time: int  # /proc/PID/stat field 22: clock ticks after boot
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What /proc/PID/stat says about a process, as far as cleaning up needs."""
+
+    pid: int
+    state: str  # "R", "S", "Z" (zombie) ...
+    pgid: int
+    start_time: int
+
+    @property
+    def alive(self) -> bool:
+        """False for a zombie: it is dead, only its parent has not reaped it yet."""
+        return self.state not in ("Z", "X")
+
+
+def read_proc_stat(pid: int) -> ProcStat | None:
+    """The /proc/PID/stat of a process, or None when no such process exists."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            text = stat_file.read().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    fields = text.rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state), fields[2] field 5 (pgrp), fields[19] field 22 (starttime).
+    return ProcStat(pid, fields[0], int(fields[2]), int(fields[19]))
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), or None when `pid` does not exist."""
+    stat = read_proc_stat(pid)
+    return None if stat is None else stat.start_time
+
+
+def scan_processes() -> dict[int, ProcStat]:
+    """Every process on the host, by pid (one pass over /proc)."""
+    found: dict[int, ProcStat] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = read_proc_stat(int(name))
+            if stat is not None:
+                found[stat.pid] = stat
+    return found
+
+
+class PidRecord:
+    """The record directory of one node: `add` when a server starts, `remove` when it is reaped."""
+
+    def __init__(self, record_dir: str | os.PathLike[str]) -> None:
+        self.record_dir = Path(record_dir)
+        self._dir_made = False
+
+    def _path(self, pid: int) -> Path:
+        return self.record_dir / f"{pid}.json"
+
+    def add(self, entry: PidEntry) -> None:
+        """Record a started process; a reader sees the whole file or none (write, then rename)."""
+        if not self._dir_made:
+            self.record_dir.mkdir(parents=True, exist_ok=True)
+            self._dir_made = True
+        # No fsync: the record guards against the node dying, not the host (a crashed host has no
+        # processes left to clean), and an fsync per start would cost more than the start itself.
+        temporary = self.record_dir / f".{entry.pid}.json.tmp"
+        temporary.write_text(json.dumps(asdict(entry)) + "\n")
+        os.replace(temporary, self._path(entry.pid))
+
+    def remove(self, pid: int) -> None:
+        """Forget a reaped process; forgetting one that is not recorded is not an error."""
+        self._path(pid).unlink(missing_ok=True)
+
+    def entries(self) -> list[PidEntry]:
+        """Every recorded process, by pid; an unreadable file is logged and skipped."""
+        if not self.record_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.record_dir.glob("*.json")):
+            try:
+                fields = json.loads(path.read_text())
+                entry = PidEntry(
+                    str(fields["server_id"]),
+                    int(fields["pid"]),
+                    int(fields["pgid"]),
+                    int(fields["start_time"]),
+                )
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                _log.warning("ignoring unreadable pid record %s: %s", path, exc)
+                continue
+            found.append(entry)
+        return sorted(found, key=lambda entry: entry.pid)
+
+
+class Outcome(StrEnum):
+    """What `reap_leftovers` did about one recorded process."""
+
+    GONE = "gone"  # nothing of it was running
+    PID_REUSED = "pid reused"  # its pid now names another process: left alone
+    TERMINATED = "terminated"  # its group ended after SIGTERM
+    KILLED = "killed"  # its group outlived the grace period and got SIGKILL
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """One recorded process, what was found of it and what was done."""
+
+    entry: PidEntry
+    outcome: Outcome
+    pids: tuple[int, ...] = ()  # the live processes found in its group (and the leader)
+
+    def __str__(self) -> str:
+        found = f" (pids {', '.join(map(str, self.pids))})" if self.pids else ""
+        return f"{self.entry.server_id} pid {self.entry.pid}: {self.outcome}{found}"
+
+
+def _survivors(entry: PidEntry, processes: dict[int, ProcStat]) -> tuple[int, ...]:
+    """Live processes that belong to a recorded server: its leader and its process group.
+
+    Members of the group are the server's, even when the leader is gone: the kernel does not hand
+    out a number still used as a group id, so the group cannot be someone else's.
+    """
+    leader = processes.get(entry.pid)
+    pids = {stat.pid for stat in processes.values() if stat.pgid == entry.pgid and stat.alive}
+    if leader is not None and leader.alive and leader.start_time == entry.start_time:
+        pids.add(leader.pid)  # also when it left its group
+    return tuple(sorted(pids))
+
+
+def _signal(entry: PidEntry, pids: tuple[int, ...], signum: int) -> None:
+    """Signal a server's group, and its leader (found alive in `pids`) should it have left it."""
+    targets = [-entry.pgid] + ([entry.pid] if entry.pid in pids else [])
+    for target in targets:
+        with suppress(ProcessLookupError):
+            os.kill(target, signum)  # a negative pid names a process group
+
+
+def reap_leftovers(
+    record_dir: str | os.PathLike[str],
+    *,
+    grace: float = 2.0,
+    poll_interval: float = 0.02,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Leftover]:
+    """Stop what a previous run of this node left running, then empty the record.
+
+    For each recorded process: a pid now held by a process with another start time is left
+    alone; otherwise its group (and leader) get SIGTERM, then SIGKILL once `grace` seconds have
+    passed. Blocking (it polls /proc): a node calls it at start, before it spawns anything.
+    """
+    record = PidRecord(record_dir)
+    entries = record.entries()
+    processes = scan_processes() if entries else {}
+    results: dict[int, Leftover] = {}
+    pending: list[PidEntry] = []
+    for entry in entries:
+        leader = processes.get(entry.pid)
+        if leader is not None and leader.start_time != entry.start_time:
+            results[entry.pid] = Leftover(entry, Outcome.PID_REUSED)
+            continue
+        pids = _survivors(entry, processes)
+        if not pids:
+            results[entry.pid] = Leftover(entry, Outcome.GONE)
+            continue
+        results[entry.pid] = Leftover(entry, Outcome.TERMINATED, pids)
+        _signal(entry, pids, signal.SIGTERM)
+        pending.append(entry)
+
+    deadline = clock() + grace
+    while pending and clock() < deadline:
+        sleep(poll_interval)
+        processes = scan_processes()
+        pending = [entry for entry in pending if _survivors(entry, processes)]
+
+    processes = scan_processes() if pending else processes
+    for entry in pending:
+        _signal(entry, _survivors(entry, processes), signal.SIGKILL)
+        found = results[entry.pid]
+        results[entry.pid] = Leftover(entry, Outcome.KILLED, found.pids)
+
+    for entry in entries:
+        record.remove(entry.pid)
+    for leftover in results.values():
+        if leftover.outcome is not Outcome.GONE:
+            _log.warning("cleaned up after the previous node run: %s", leftover)
+    return [results[entry.pid] for entry in entries]
