@@ -17,7 +17,13 @@ from pathlib import Path
 #: The directory that holds the `shoal` package: protoc's include root.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 #: The contract, in dependency order.
-PROTO_FILES = ("common.proto", "descriptor.proto", "admin.proto", "internal.proto")
+PROTO_FILES = (
+    "common.proto",
+    "descriptor.proto",
+    "admin.proto",
+    "internal.proto",
+    "locator.proto",
+)
 
 
 def generate(output_root: Path = SOURCE_ROOT) -> list[Path]:

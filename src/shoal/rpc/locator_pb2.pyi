@@ -1,0 +1,21 @@
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class FindRegistryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FindRegistryReply(_message.Message):
+    __slots__ = ("instance_name", "replica_name", "internal_endpoints", "pid")
+    INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_NAME_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    instance_name: str
+    replica_name: str
+    internal_endpoints: str
+    pid: int
+    def __init__(self, instance_name: _Optional[str] = ..., replica_name: _Optional[str] = ..., internal_endpoints: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
