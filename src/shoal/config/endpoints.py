@@ -280,8 +280,6 @@ def resolve_endpoint(
     return replace(endpoint, transport=transport, host=host, port=port)
 
 
-# --------------------------------------------------------------------------- Ice string escapes
-
 # --------------------------------------------------------------------------------- identities
 
 
@@ -396,7 +394,9 @@ class Proxy:
         parts = [_quote_proxy_word(str(self.identity))]
         options = self.options
         if options.facet:
-            parts += ["-f", _quote_proxy_word(escape(options.facet, ""))]
+            facet = escape(options.facet, "")
+            # A facet starting with '-' would read back as the next option: quote it too.
+            parts += ["-f", f'"{facet}"' if facet.startswith("-") else _quote_proxy_word(facet)]
         if options.mode is not Mode.TWOWAY:
             parts.append(_FLAG_OF_MODE[options.mode])
         if options.secure:

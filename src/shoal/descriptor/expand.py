@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from shoal.config.endpoints import ProxyParseError, parse_identity
 from shoal.descriptor.model import (
     Activation,
     Adapter,
@@ -262,6 +263,11 @@ class _Expander:
         for obj in objects:
             identity = r.as_id(obj.identity, obj.source, "object identity")
             if identity is None:
+                continue
+            try:
+                parse_identity(identity)  # IceGrid's stringToIdentity: `a/b/c` is refused
+            except ProxyParseError as exc:
+                r.problem(obj.source, str(exc))
                 continue
             if identity not in seen:
                 seen.add(identity)

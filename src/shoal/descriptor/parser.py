@@ -1,19 +1,19 @@
 """Parse an IceGrid application descriptor (XML) into the written model, strictly and safely.
 
 The rules are IceGrid 3.7's (`DescriptorParser.cpp`, `DescriptorBuilder.cpp`); every problem found
-is collected and raised at once as a `DescriptorError`, each located at `file:line`.
+is collected and raised at once as a `DescriptorError`, each located at `file:line`. The XML itself
+is read by `safe_xml` (no entities, no DTD, no network), for the top file and every `<include>`.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from lxml import etree
 
@@ -37,6 +37,7 @@ from shoal.descriptor.model import (
     ServiceInstanceDescriptor,
     TemplateDescriptor,
 )
+from shoal.descriptor.safe_xml import XmlRefused, parse_xml
 from shoal.errors import DescriptorError, Problem
 
 __all__ = ["parse_file", "parse_string"]
@@ -98,19 +99,13 @@ _SPECIAL_MISPLACED: Mapping[tuple[str, str], str] = {
     ("dbenv", "icebox"): "<dbenv> element can't be a child of an <icebox> element",
 }
 
+# Includes read in one parse: no cycle, but ten files each including the next ten times would
+# otherwise mean 10**depth reads.
+_MAX_INCLUDES = 1000
 _ACTIVATIONS = ("manual", "on-demand", "always", "session")
 _LOAD_SAMPLES = ("1", "5", "15")
 _INTEGER = re.compile(r" *[+-]?[0-9]+ *")
 _FLOAT = re.compile(r" *[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)? *")
-_LXML_POSITION = re.compile(r", line \d+, column \d+$")
-_ENCODING_DECLARATION = re.compile(r"""^(\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
-_DOCTYPE = re.compile(rb"<!DOCTYPE\b(?P<head>[^\[>]*)(?:\[(?P<subset>.*?)\]\s*)?>", re.DOTALL)
-_EXTERNAL_ID = re.compile(rb"\s(SYSTEM|PUBLIC)\b")
-_ENTITY_REFUSED = "entity declarations are not allowed (XML bomb / external entity protection)"
-_EXTERNAL_REFUSED = (
-    "a DOCTYPE with an external reference (SYSTEM or PUBLIC) is not allowed "
-    "(XML bomb / external entity protection)"
-)
 
 
 def parse_file(path: str | os.PathLike[str], targets: Sequence[str] = ()) -> ApplicationDescriptor:
@@ -342,10 +337,12 @@ class _Parser:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self._file_order: dict[str, int] = {}
+        self._includes_left = _MAX_INCLUDES
 
     def problem(self, where: Location, message: str) -> None:
+        """Record `message` at `where`; a newline in it (a quoted value) is shown as `\\n`."""
         self._file_order.setdefault(where.file, len(self._file_order))
-        self.problems.append(Problem(where.file, where.line, message))
+        self.problems.append(Problem(where.file, where.line, message.replace("\n", "\\n")))
 
     def parse(self, data: str | bytes, source: _Source) -> ApplicationDescriptor:
         self._file_order[source.name] = 0
@@ -357,41 +354,13 @@ class _Parser:
             raise DescriptorError(problems)
         return application
 
-    # ----------------------------------------------------------------- XML loading and safety
-
     def _load(self, data: str | bytes, name: str) -> _Element | None:
-        """Parse text into a tree, refusing entity declarations and external references."""
-        if isinstance(data, str):
-            # lxml refuses str with an encoding declaration; the text is already decoded.
-            data = _ENCODING_DECLARATION.sub(r"\1\2UTF-8\2", data, count=1).encode("utf-8")
-        refusal = _refusal(data)
-        if refusal is not None:
-            line, message = refusal
-            self.problem(Location(name, line), message)
-            return None
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-        )
+        """The root element, or None (a problem recorded) for malformed or unsafe XML."""
         try:
-            root = etree.fromstring(data, parser)
-        except etree.XMLSyntaxError as exc:
-            message = _LXML_POSITION.sub("", str(exc.msg))
-            self.problem(Location(name, exc.lineno or 0), f"malformed XML: {message}")
+            return parse_xml(data)
+        except XmlRefused as exc:
+            self.problem(Location(name, exc.line), exc.message)
             return None
-        # Defence in depth: an encoding the byte scan cannot read (EBCDIC...) is caught here.
-        docinfo: Any = root.getroottree().docinfo
-        dtd = docinfo.internalDTD
-        if dtd is not None and any(True for _ in dtd.iterentities()):
-            self.problem(Location(name, 1), _ENTITY_REFUSED)
-            return None
-        if docinfo.system_url or docinfo.public_id:
-            self.problem(Location(name, 1), _EXTERNAL_REFUSED)
-            return None
-        return root
 
     def _document(self, root: _Element, source: _Source) -> ApplicationDescriptor | None:
         """The `<icegrid>` root and its one `<application>`."""
@@ -467,6 +436,11 @@ class _Parser:
         if key in source.chain:
             self.problem(where, f"include cycle: '{name}' is already being included")
             return
+        self._includes_left -= 1
+        if self._includes_left < 0:
+            if self._includes_left == -1:  # said once, not for every include past the limit
+                self.problem(where, f"more than {_MAX_INCLUDES} <include>s in one descriptor")
+            return
         try:
             data = Path(name).read_bytes()
         except OSError as exc:
@@ -484,22 +458,19 @@ class _Parser:
     def _check_no_text(self, elem: _Element, source: _Source, parent: str) -> None:
         """IceGrid's "invalid element value": only whitespace between the tags of `elem`."""
         nodes = list(elem)
-        # (text, line where the node before it ends, the node after it or None)
-        pieces: list[tuple[str, int, _Element | None]] = [
-            (elem.text or "", _line(elem), nodes[0] if nodes else None)
-        ]
-        for index, node in enumerate(nodes):
-            after = nodes[index + 1] if index + 1 < len(nodes) else None
-            inner = etree.tostring(node, with_tail=False, encoding="unicode").count("\n")
-            pieces.append((node.tail or "", _line(node) + inner, after))
-        for text, line_before, after in pieces:
+        # Each run of text, with the node before it (None: elem's start tag) and after it.
+        texts = [elem.text or "", *(node.tail or "" for node in nodes)]
+        for text, before, after in zip(texts, [None, *nodes], [*nodes, None], strict=True):
             if not text.strip():
                 continue
             start = text.index(text.strip()[0])
             if after is not None:  # exact: count back from the next tag
                 line = _line(after) - text[start:].count("\n")
-            else:  # the end tag has no line in lxml: count on from the previous tag
-                line = line_before + text[:start].count("\n")
+            elif before is None:
+                line = _line(elem) + text[:start].count("\n")
+            else:  # the end tag has no line in lxml: count on from where `before` ends
+                inner = etree.tostring(before, with_tail=False, encoding="unicode").count("\n")
+                line = _line(before) + inner + text[:start].count("\n")
             self.problem(
                 Location(source.name, line),
                 f"invalid element value for element <{parent}>: "
@@ -1108,38 +1079,3 @@ def _misplaced(tag: str, parent: str) -> str:
         return "element <icegrid> is a top level element"
     allowed = " or ".join(f"<{p}>" for p in sorted(_PARENTS[tag]))
     return f"element <{tag}> is not allowed in <{parent}>; it can only be a child of {allowed}"
-
-
-def _refusal(data: bytes) -> tuple[int, str] | None:
-    """Refuses a DOCTYPE declaring entities or naming an external DTD, before lxml sees it."""
-    doctype = _DOCTYPE.search(_ascii_view(data))
-    if doctype is None:
-        return None
-    line = doctype.string.count(b"\n", 0, doctype.start()) + 1
-    subset = doctype.group("subset") or b""
-    entity = subset.find(b"<!ENTITY")
-    if entity >= 0:
-        return line + subset.count(b"\n", 0, entity), _ENTITY_REFUSED
-    if _EXTERNAL_ID.search(doctype.group("head")):
-        return line, _EXTERNAL_REFUSED
-    return None
-
-
-_WIDE_ENCODINGS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-    (b"<\x00\x00\x00", "utf-32-le"),
-    (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00", "utf-16-le"),
-    (b"\x00<", "utf-16-be"),
-)
-
-
-def _ascii_view(data: bytes) -> bytes:
-    """The document as ASCII-compatible bytes for the DOCTYPE scan (UTF-16/32 re-encoded)."""
-    for prefix, encoding in _WIDE_ENCODINGS:
-        if data.startswith(prefix):
-            return data.decode(encoding, errors="replace").encode("utf-8")
-    return data

@@ -59,6 +59,9 @@ RESERVED_NAMES = frozenset(
 # Every reserved name; the empty value means "not defined in this scope".
 UNSET = MappingProxyType(dict.fromkeys(RESERVED_NAMES, "") | dict(_DATA_DIRECTORIES))
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# What C++'s `istream >> float` reads (IceGrid's asFloat): no nan, inf or `1_0` as Python allows.
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INT32 = range(-(2**31), 2**31)
 
 
 class Unresolvable(Exception):
@@ -73,8 +76,9 @@ class Problems:
         self._found: dict[Problem, None] = {}
 
     def add(self, where: Location | None, message: str) -> None:
+        """Record `message` at `where`; a newline in it (a quoted value) is shown as `\\n`."""
         at = where or self.fallback
-        self._found[Problem(at.file, at.line, message)] = None
+        self._found[Problem(at.file, at.line, message.replace("\n", "\\n"))] = None
 
     def raise_if_any(self) -> None:
         if self._found:
@@ -133,24 +137,27 @@ class Resolver:
         return None
 
     def as_int(self, text: str, where: Location | None, what: str) -> int | None:
-        """An integer (spaces around allowed); the empty string is 0."""
+        """A 32-bit integer, as IceGrid's `int` (spaces around allowed); the empty string is 0."""
         value = self._try(text, where, what, allow_deferred=False)
         if value is None or not value.strip():
             return None if value is None else 0
         if not _INTEGER.fullmatch(value.strip()):
             self.problem(where, f"{what} `{value}' is not an integer")
             return None
+        if int(value) not in _INT32:
+            self.problem(where, f"{what} `{value}' is out of range (a 32-bit integer)")
+            return None
         return int(value)
 
     def as_float(self, text: str, where: Location | None, what: str) -> float | None:
+        """A decimal number as C++ reads one (no nan, inf or `_`); empty means None."""
         value = self._try(text, where, what, allow_deferred=False)
         if not value or not value.strip():
             return None
-        try:
-            return float(value)
-        except ValueError:
+        if not _FLOAT.fullmatch(value.strip()):
             self.problem(where, f"{what} `{value}' is not a number")
             return None
+        return float(value)
 
     def properties(self, properties: Iterable[Property]) -> list[tuple[str, str]]:
         pairs = []
@@ -199,7 +206,8 @@ class Resolver:
                 continue
             end = text.find("}", start)
             if end < 0:
-                raise Unresolvable(f"unterminated `${{' in `{text}'")
+                line = text[text.rfind("\n", 0, start) + 1 :]
+                raise Unresolvable(f"unterminated `${{' in `{_excerpt(line)}'")
             name = text[start + 2 : end]
             if name in self.deferred:
                 if not allow_deferred:
@@ -236,6 +244,12 @@ class Resolver:
             use_parameters=False,
             chain=(*chain, name),
         )
+
+
+def _excerpt(text: str) -> str:
+    """The first line of `text`, at most 60 characters: a value quoted in a one-line message."""
+    line = text.split("\n", 1)[0]
+    return line if len(line) <= 60 else line[:57] + "..."
 
 
 # --------------------------------------------------------------------------- on the node

@@ -450,3 +450,11 @@ def test_octal_escape_reads_at_most_three_digits() -> None:
 
 def test_escaped_quote_inside_a_quoted_identity() -> None:
     assert parse_proxy('"a\\"b c"').identity == Identity(name='a"b c')
+
+
+@pytest.mark.parametrize("facet", ["-", "-o", "-x y"])
+def test_a_facet_starting_with_a_dash_is_quoted_so_it_reads_back(facet: str) -> None:
+    """Unquoted, `-f -o` would read as `-f` with no argument, then the oneway flag."""
+    proxy = Proxy(Identity("obj"), options=ProxyOptions(facet=facet))
+    assert str(proxy) == f'obj -f "{facet}"'
+    assert parse_proxy(str(proxy)) == proxy

@@ -813,6 +813,41 @@ def test_invalid_values_are_all_reported_at_their_lines() -> None:
     ]
 
 
+def test_numbers_c_plus_plus_would_not_read_are_refused() -> None:
+    """IceGrid reads an `int` and a `float`: no 2**32 timeout (the node's uint32 field would
+    overflow after deploy said yes), no `nan`, `inf` or `1_0` as Python's float() allows."""
+    desc = application(
+        node(
+            "n1",
+            server("A", activation_timeout="${big}", line=3),
+            server("B", deactivation_timeout="4294967296", line=4),
+            load_factor="${lf}",
+            line=2,
+        ),
+        variables={"big": "99999999999", "lf": "nan"},
+    )
+    assert problems(desc) == [
+        "app.xml:2: node `n1': load-factor `nan' is not a number",
+        "app.xml:3: server `A': activation-timeout `99999999999' is out of range "
+        "(a 32-bit integer)",
+        "app.xml:4: server `B': deactivation-timeout `4294967296' is out of range "
+        "(a 32-bit integer)",
+    ]
+
+
+@pytest.mark.parametrize("load_factor", ["inf", "1_0", "0x1p3", "1.5e"])
+def test_load_factor_must_be_a_plain_decimal(load_factor: str) -> None:
+    desc = application(
+        node("n1", server(), load_factor="${lf}", line=2), variables={"lf": load_factor}
+    )
+    assert problems(desc) == [f"app.xml:2: node `n1': load-factor `{load_factor}' is not a number"]
+
+
+def test_a_problem_quoting_a_multi_line_value_stays_on_one_line() -> None:
+    desc = on_node(server(description="first line\n${oops\nthird line", line=2))
+    assert problems(desc) == ["app.xml:2: server `S': unterminated `${' in `${oops' in description"]
+
+
 def test_timeouts_are_integer_seconds() -> None:
     s = only_server(on_node(server(activation_timeout=" 30 ", deactivation_timeout="")))
     assert (s.activation_timeout, s.deactivation_timeout) == (30, 0)
@@ -994,4 +1029,19 @@ def test_adapter_with_an_undefined_id_is_left_out_after_its_problem() -> None:
     adapter = AdapterDescriptor("A", id="${gone}", source=at(4))
     assert problems(on_node(server(adapters=(adapter,)))) == [
         "app.xml:4: server `S': undefined variable `gone' in adapter `A' id"
+    ]
+
+
+def test_object_identities_ice_cannot_parse_are_refused() -> None:
+    """IceGrid reads each identity with stringToIdentity: one unescaped '/', a non-empty name."""
+    objects = (
+        ObjectDescriptor("a/b/c", source=at(5)),
+        ObjectDescriptor("${cat}/", source=at(6)),
+        ObjectDescriptor("Cat/ok\\/name", source=at(7)),
+    )
+    adapter = AdapterDescriptor("A", source=at(4), objects=objects)
+    desc = application(node("n1", server(adapters=(adapter,))), variables={"cat": "Cat"})
+    assert problems(desc) == [
+        "app.xml:5: server `S': unescaped '/' in identity `a/b/c'",
+        "app.xml:6: server `S': identity `Cat/' has an empty name",
     ]

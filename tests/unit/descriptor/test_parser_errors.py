@@ -296,6 +296,14 @@ def test_duplicate_template_parameter_is_refused() -> None:
 # --------------------------------------------------------------------------- servers and icebox
 
 
+def test_a_value_with_a_newline_is_quoted_on_one_line() -> None:
+    """`&#10;` survives attribute normalisation; the problem must still be one line."""
+    assert node_problems('<server id="S" exe="e" activation="some&#10;times"/>') == [
+        "app.xml:4: invalid activation 'some\\ntimes'; allowed: manual, on-demand, always, "
+        "session (or empty)"
+    ]
+
+
 def test_invalid_activation_lists_the_allowed_modes() -> None:
     assert node_problems('<server id="S" exe="e" activation="sometimes"/>') == [
         "app.xml:4: invalid activation 'sometimes'; allowed: manual, on-demand, always, session "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,22 @@ def test_the_same_file_may_be_included_twice_without_a_cycle(tmp_path: Path) -> 
     app = parse_file(main)
     assert dict(app.variables) == {"v": ""}
     assert dict(app.nodes["n"].variables) == {"v": ""}
+
+
+def test_an_include_fan_out_stops_at_a_thousand_reads(tmp_path: Path) -> None:
+    """No cycle, but five levels of files each including the next ten times is 10**5 reads."""
+    for level in range(5):
+        includes = f'<include file="l{level + 1}.xml"/>' * 10
+        write(tmp_path / f"l{level}.xml", f"<icegrid>{includes}</icegrid>")
+    write(tmp_path / "l5.xml", "<icegrid/>")
+    main = write(
+        tmp_path / "a.xml",
+        '<icegrid>\n<application name="A">\n<include file="l0.xml"/>\n</application>\n</icegrid>',
+    )
+    started = time.perf_counter()
+    found = problems_of(main)
+    assert found == [f"{tmp_path / 'l4.xml'}:1: more than 1000 <include>s in one descriptor"]
+    assert time.perf_counter() - started < 5
 
 
 def test_problems_inside_an_included_file_carry_its_name_and_line(tmp_path: Path) -> None:

@@ -151,9 +151,9 @@ def test_the_parsed_tree_is_checked_again_for_what_the_byte_scan_cannot_see(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Defence in depth: an encoding the scan cannot read still meets the docinfo check."""
-    from shoal.descriptor import parser
+    from shoal.descriptor import safe_xml
 
-    monkeypatch.setattr(parser, "_refusal", lambda data: None)
+    monkeypatch.setattr(safe_xml, "_refusal", lambda data: None)
     found, _ = refusal(
         '<!DOCTYPE icegrid [<!ENTITY a "x">]><icegrid><application name="A"/></icegrid>'
     )
@@ -163,5 +163,31 @@ def test_the_parsed_tree_is_checked_again_for_what_the_byte_scan_cannot_see(
     )
     assert found == [
         "app.xml:1: a DOCTYPE with an external reference (SYSTEM or PUBLIC) is not allowed "
+        "(XML bomb / external entity protection)"
+    ]
+
+
+def test_a_bracket_in_a_comment_does_not_hide_entities_from_the_scan() -> None:
+    """`]>` inside a comment ends a naive DOCTYPE match before the declarations."""
+    text = BILLION_LAUGHS.replace("<!DOCTYPE icegrid [\n", "<!DOCTYPE icegrid [\n<!-- ]> -->\n")
+    found, elapsed = refusal(text)
+    assert found == [f"app.xml:4: {ENTITY_REFUSED}"]
+    assert elapsed < 0.5
+
+
+def test_a_doctype_in_a_comment_does_not_hide_the_real_one() -> None:
+    text = BILLION_LAUGHS.replace('<?xml version="1.0"?>\n', "<!-- <!DOCTYPE decoy> -->\n")
+    found, elapsed = refusal(text)
+    assert found == [f"app.xml:3: {ENTITY_REFUSED}"]
+    assert elapsed < 0.5
+
+
+def test_an_external_doctype_after_a_decoy_in_a_comment_is_refused() -> None:
+    text = (
+        "<!-- <!DOCTYPE decoy> -->\n"
+        '<!DOCTYPE icegrid SYSTEM "file:///etc/passwd">\n<icegrid><application name="A"/></icegrid>'
+    )
+    assert refusal(text)[0] == [
+        "app.xml:2: a DOCTYPE with an external reference (SYSTEM or PUBLIC) is not allowed "
         "(XML bomb / external entity protection)"
     ]
