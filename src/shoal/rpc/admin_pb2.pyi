@@ -56,7 +56,7 @@ class DeployRequest(_message.Message):
     def __init__(self, descriptor_xml: _Optional[str] = ..., source_name: _Optional[str] = ..., targets: _Optional[_Iterable[str]] = ..., variables: _Optional[_Mapping[str, str]] = ..., mode: _Optional[_Union[DeployRequest.Mode, str]] = ..., no_restart: _Optional[bool] = ...) -> None: ...
 
 class DeployReply(_message.Message):
-    __slots__ = ("application", "revision", "added", "removed", "restarted", "unchanged", "created")
+    __slots__ = ("application", "revision", "added", "removed", "restarted", "unchanged", "created", "pending_nodes", "warnings")
     APPLICATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     ADDED_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,8 @@ class DeployReply(_message.Message):
     RESTARTED_FIELD_NUMBER: _ClassVar[int]
     UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_NODES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     application: str
     revision: int
     added: _containers.RepeatedScalarFieldContainer[str]
@@ -71,7 +73,9 @@ class DeployReply(_message.Message):
     restarted: _containers.RepeatedCompositeFieldContainer[ChangedServer]
     unchanged: _containers.RepeatedScalarFieldContainer[str]
     created: bool
-    def __init__(self, application: _Optional[str] = ..., revision: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., restarted: _Optional[_Iterable[_Union[ChangedServer, _Mapping]]] = ..., unchanged: _Optional[_Iterable[str]] = ..., created: _Optional[bool] = ...) -> None: ...
+    pending_nodes: _containers.RepeatedScalarFieldContainer[str]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, application: _Optional[str] = ..., revision: _Optional[int] = ..., added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., restarted: _Optional[_Iterable[_Union[ChangedServer, _Mapping]]] = ..., unchanged: _Optional[_Iterable[str]] = ..., created: _Optional[bool] = ..., pending_nodes: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ApplicationSummary(_message.Message):
     __slots__ = ("name", "revision", "deployed_at", "source_name", "targets", "server_count", "nodes")
@@ -442,18 +446,20 @@ class DiagnosticsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DiagnosticsReply(_message.Message):
-    __slots__ = ("registry", "applications", "nodes", "servers", "warnings")
+    __slots__ = ("registry", "applications", "nodes", "servers", "warnings", "database_path")
     REGISTRY_FIELD_NUMBER: _ClassVar[int]
     APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_PATH_FIELD_NUMBER: _ClassVar[int]
     registry: RegistryInfo
     applications: _containers.RepeatedCompositeFieldContainer[ApplicationSummary]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeStatus]
     servers: _containers.RepeatedCompositeFieldContainer[_common_pb2.ServerStatus]
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, registry: _Optional[_Union[RegistryInfo, _Mapping]] = ..., applications: _Optional[_Iterable[_Union[ApplicationSummary, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeStatus, _Mapping]]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    database_path: str
+    def __init__(self, registry: _Optional[_Union[RegistryInfo, _Mapping]] = ..., applications: _Optional[_Iterable[_Union[ApplicationSummary, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeStatus, _Mapping]]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., database_path: _Optional[str] = ...) -> None: ...
 
 class ShutdownGridRequest(_message.Message):
     __slots__ = ()

@@ -135,18 +135,20 @@ class LoadInfo(_message.Message):
     def __init__(self, avg1: _Optional[float] = ..., avg5: _Optional[float] = ..., avg15: _Optional[float] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("info", "up", "last_seen", "load", "server_count")
+    __slots__ = ("info", "up", "last_seen", "load", "server_count", "session_started_at")
     INFO_FIELD_NUMBER: _ClassVar[int]
     UP_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
     SERVER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     info: NodeInfo
     up: bool
     last_seen: _timestamp_pb2.Timestamp
     load: LoadInfo
     server_count: int
-    def __init__(self, info: _Optional[_Union[NodeInfo, _Mapping]] = ..., up: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load: _Optional[_Union[LoadInfo, _Mapping]] = ..., server_count: _Optional[int] = ...) -> None: ...
+    session_started_at: _timestamp_pb2.Timestamp
+    def __init__(self, info: _Optional[_Union[NodeInfo, _Mapping]] = ..., up: _Optional[bool] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load: _Optional[_Union[LoadInfo, _Mapping]] = ..., server_count: _Optional[int] = ..., session_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Property(_message.Message):
     __slots__ = ("name", "value")

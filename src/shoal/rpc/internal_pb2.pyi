@@ -66,14 +66,16 @@ class UnregisterNodeReply(_message.Message):
     def __init__(self) -> None: ...
 
 class LoadServersRequest(_message.Message):
-    __slots__ = ("revision", "servers", "complete")
+    __slots__ = ("revision", "servers", "complete", "disabled_server_ids")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_SERVER_IDS_FIELD_NUMBER: _ClassVar[int]
     revision: int
     servers: _containers.RepeatedCompositeFieldContainer[_descriptor_pb2.ServerDescription]
     complete: bool
-    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
+    disabled_server_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ..., disabled_server_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoadOutcome(_message.Message):
     __slots__ = ("server_id", "result", "error", "status")

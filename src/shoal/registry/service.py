@@ -1,0 +1,174 @@
+"""The registry as one object: open the database, rebuild the state from it, serve Admin and
+Locator on the client endpoints and Registry (node sessions) on the internal endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import grpc.aio
+
+from shoal import __version__
+from shoal.config.properties import Properties
+from shoal.config.site import Site
+from shoal.registry.admin import AdminServicer, RegistryFacts
+from shoal.registry.database import RegistryDatabase
+from shoal.registry.deploy import Deployer
+from shoal.registry.locator import LocatorServicer
+from shoal.registry.nodes import SessionTable
+from shoal.registry.permissions import AdminPermissions
+from shoal.registry.sessions import RegistryServicer
+from shoal.registry.settings import RegistrySettings
+from shoal.registry.state import RegistryState
+from shoal.registry.sync import NodeSync
+from shoal.registry.watch import StatusHub
+from shoal.rpc import admin_pb2_grpc, internal_pb2_grpc, locator_pb2_grpc
+from shoal.rpc.channels import describe_endpoints, make_server
+
+__all__ = ["STOP_GRACE", "Registry", "ShutdownKind"]
+
+log = logging.getLogger("shoal.registry")
+
+#: Seconds in-flight calls get to finish when the registry stops (the ShutdownGrid reply).
+STOP_GRACE = 2.0
+
+#: "grid": Admin.ShutdownGrid (the nodes were told; the master stops its servers and exits).
+#: "registry": Admin.RegistryShutdown (the registry alone; nodes keep their servers).
+ShutdownKind = Literal["grid", "registry"]
+
+
+class Registry:
+    """The registry of one site, run inside the master node's event loop.
+
+    registry = Registry(site, properties)   # master.cfg + internal.cfg
+    await registry.start()                   # ShoalError: port in use, database locked...
+    await registry.shutdown_requested.wait()
+    await registry.stop()
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        properties: Properties,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.site = site
+        self.settings = RegistrySettings.from_properties(site, properties)
+        self.clock = clock
+        self.shutdown_requested = asyncio.Event()
+        self.shutdown_kind: ShutdownKind | None = None
+        #: The bound endpoints in Ice's string form (real ports), set by `start`.
+        self.client_endpoints = ""
+        self.internal_endpoints = ""
+        self.state = RegistryState()
+        self.hub = StatusHub()
+        self.database: RegistryDatabase | None = None
+        self.sessions: SessionTable | None = None
+        self._sync: NodeSync | None = None
+        self._servers: list[grpc.aio.Server] = []
+
+    async def start(self) -> None:
+        """Open the database, recover, bind both endpoint sets and serve. All or nothing."""
+        settings = self.settings
+        database = await asyncio.to_thread(RegistryDatabase.open, settings.data_dir)
+        self.database = database
+        try:
+            await self._start(database)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "registry serving: client %s, internal %s, database %s",
+            self.client_endpoints,
+            self.internal_endpoints,
+            database.path,
+        )
+
+    async def _start(self, database: RegistryDatabase) -> None:
+        settings = self.settings
+        sessions = SessionTable(
+            settings.session_timeout, lambda s: sync.session_expired(s), clock=self.clock
+        )
+        sync = NodeSync(self.state, self.hub, sessions, database)
+        self.sessions, self._sync = sessions, sync
+        deployer = Deployer(settings, self.state, database, sync, clock=self.clock)
+        problems = await deployer.recover()
+
+        internal, internal_bound = make_server(
+            settings.internal_endpoints,
+            max_message_bytes=settings.max_message_bytes,
+            tls=settings.tls,
+        )
+        self._servers.append(internal)
+        client, client_bound = make_server(
+            settings.client_endpoints,
+            max_message_bytes=settings.max_message_bytes,
+            tls=settings.tls,
+            interceptors=[AdminPermissions()],
+        )
+        self._servers.append(client)
+        self.internal_endpoints = describe_endpoints(internal_bound)
+        self.client_endpoints = describe_endpoints(client_bound)
+
+        internal_pb2_grpc.add_RegistryServicer_to_server(  # type: ignore[no-untyped-call]
+            RegistryServicer(settings, self.state, sessions, sync, database), internal
+        )
+        facts = RegistryFacts(
+            hostname=socket.gethostname(),
+            client_endpoints=self.client_endpoints,
+            internal_endpoints=self.internal_endpoints,
+            version=__version__,
+            pid=os.getpid(),
+            started_at=self.clock(),
+            database_path=str(database.path),
+        )
+        admin = AdminServicer(
+            settings=settings,
+            facts=facts,
+            state=self.state,
+            sessions=sessions,
+            sync=sync,
+            deployer=deployer,
+            database=database,
+            hub=self.hub,
+            request_shutdown=self._request_shutdown,
+            recovery_problems=problems,
+        )
+        admin_pb2_grpc.add_AdminServicer_to_server(admin, client)  # type: ignore[no-untyped-call]
+        locator_pb2_grpc.add_LocatorServicer_to_server(  # type: ignore[no-untyped-call]
+            LocatorServicer(
+                instance_name=settings.instance_name, internal_endpoints=self.internal_endpoints
+            ),
+            client,
+        )
+        # Sessions first: a node told the internal endpoints by the locator can register.
+        await internal.start()
+        await client.start()
+
+    def _request_shutdown(self, kind: str) -> None:
+        if self.shutdown_kind is None:
+            self.shutdown_kind = "grid" if kind == "grid" else "registry"
+        self.shutdown_requested.set()
+
+    async def stop(self) -> None:
+        """Stop serving (in-flight calls get STOP_GRACE seconds), drop the node sessions
+        without telling the nodes (they keep their servers and register again when a registry
+        is back), and close the database. Idempotent."""
+        self.hub.close()  # ends WatchServers streams, which would hold the grace period
+        servers, self._servers = self._servers, []
+        await asyncio.gather(*(server.stop(STOP_GRACE) for server in servers))
+        if self._sync is not None:
+            await self._sync.aclose()
+            self._sync = None
+        if self.sessions is not None:
+            for session in self.sessions.close_all():
+                await session.link.close()
+        if self.database is not None:
+            database, self.database = self.database, None
+            await asyncio.to_thread(database.close)

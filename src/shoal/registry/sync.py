@@ -1,0 +1,292 @@
+"""Keeping nodes and the registry in step: pushing servers to nodes (LoadServers and
+DestroyServers), recording the statuses nodes report, and dropping sessions that went away."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shoal.errors import NodeUnreachableError, RegistryDatabaseError, ShoalError, TimedOutError
+from shoal.registry.database import DisabledBy, RegistryDatabase
+from shoal.registry.nodes import CALL_TIMEOUT, NodeSession, SessionTable
+from shoal.registry.state import (
+    RegistryState,
+    ServerEntry,
+    disabled_by_from_pb,
+    exit_from_pb,
+    timestamp,
+)
+from shoal.registry.watch import StatusHub
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.convert import server_to_pb
+
+__all__ = ["LOAD_TIMEOUT", "NodeSync", "PushResult", "node_status"]
+
+log = logging.getLogger("shoal.registry")
+
+#: How long a node has to confirm a LoadServers; it may stop and start servers meanwhile.
+LOAD_TIMEOUT = 60.0
+
+
+@dataclass
+class PushResult:
+    """What happened when the registry pushed servers to one node."""
+
+    node: str
+    # False: no session, or unreachable: the node gets its servers when it registers.
+    delivered: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def node_status(
+    name: str,
+    session: NodeSession | None,
+    server_count: int,
+    known: common_pb2.NodeInfo | None = None,
+    last_seen: float | None = None,
+) -> common_pb2.NodeStatus:
+    """A node as the registry sees it: its session if up, else what it said last time."""
+    status = common_pb2.NodeStatus(up=session is not None, server_count=server_count)
+    if session is not None:
+        status.info.CopyFrom(session.info)
+        status.last_seen.CopyFrom(timestamp(session.last_seen))
+        status.load.CopyFrom(session.load)
+        status.session_started_at.CopyFrom(timestamp(session.started_at))
+    else:
+        if known is not None:
+            status.info.CopyFrom(known)
+        if last_seen is not None:
+            status.last_seen.CopyFrom(timestamp(last_seen))
+    status.info.name = name
+    return status
+
+
+class NodeSync:
+    """The registry's side of every exchange with nodes that changes its state."""
+
+    def __init__(
+        self,
+        state: RegistryState,
+        hub: StatusHub,
+        sessions: SessionTable,
+        database: RegistryDatabase,
+        *,
+        load_timeout: float = LOAD_TIMEOUT,
+    ) -> None:
+        self.state = state
+        self.hub = hub
+        self.sessions = sessions
+        self.database = database
+        self.load_timeout = load_timeout
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ background work
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run `work` in the background, logging its failure; `aclose` cancels what is left."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            log.warning("%s failed: %s", task.get_name(), error, exc_info=error)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ sessions
+
+    def session_expired(self, session: NodeSession) -> None:
+        """SessionTable's callback: the session is already out of the table."""
+        self._gone(session)
+
+    async def drop(self, session: NodeSession, reason: str) -> None:
+        """End a session (node unreachable, replaced, unregistered)."""
+        if self.sessions.close(session):
+            log.info("node %s: session closed (%s)", session.name, reason)
+            self._gone(session)
+
+    def _gone(self, session: NodeSession) -> None:
+        self.spawn(session.link.close(), f"closing the channel to node {session.name}")
+        self.hub.node_changed(
+            node_status(
+                session.name,
+                None,
+                len(self.state.servers_on(session.name)),
+                known=session.info,
+                last_seen=session.last_seen,
+            )
+        )
+
+    # ------------------------------------------------------------------ statuses from nodes
+
+    async def record(self, node: str, statuses: Iterable[common_pb2.ServerStatus]) -> None:
+        """Take statuses `node` reported, in order: memory, watchers, then the database."""
+        for reported in statuses:
+            entry = self.state.apply_report(node, reported)
+            if entry is None:
+                log.debug("node %s reported %s, not deployed there", node, reported.server_id)
+                continue
+            self._keep_user_flag(entry)
+            self.hub.server_changed(entry.status)
+            try:
+                await self._persist(entry)
+            except RegistryDatabaseError as error:
+                # Removed by a deploy meanwhile, most likely: the report is moot.
+                log.info("not recording the status of %s: %s", entry.description.id, error)
+
+    @staticmethod
+    def _keep_user_flag(entry: ServerEntry) -> None:
+        # An administrator's enable or disable is the registry's (it survives restarts; the
+        # next load carries it to the node): a node's report never overrides it. Only a
+        # disable by failure, and its end, come from the node.
+        stored, status = entry.stored, entry.status
+        if stored.disabled_by is DisabledBy.USER or (
+            stored.enabled and disabled_by_from_pb(status.disabled_by) is DisabledBy.USER
+        ):
+            status.enabled = stored.enabled
+            status.disabled_by = (
+                common_pb2.ServerStatus.USER if not stored.enabled else common_pb2.ServerStatus.NONE
+            )
+
+    async def _persist(self, entry: ServerEntry) -> None:
+        status, stored = entry.status, entry.stored
+        server_id = entry.description.id
+        if status.enabled != stored.enabled:
+            by = None if status.enabled else DisabledBy.FAILURE
+            reason = "" if status.enabled else _failure_reason(status)
+            await asyncio.to_thread(
+                self.database.set_enabled, server_id, status.enabled, by=by, reason=reason
+            )
+            stored = dataclasses.replace(
+                stored, enabled=status.enabled, disabled_by=by, disabled_reason=reason
+            )
+        if status.HasField("last_exit") and status.last_exit.HasField("at"):
+            last_exit = exit_from_pb(status.last_exit)
+            known = stored.last_exit
+            if (
+                known is None
+                or abs(known.at - last_exit.at) > 1e-6
+                or stored.restart_count != status.restart_count
+            ):
+                await asyncio.to_thread(
+                    self.database.record_exit,
+                    server_id,
+                    code=last_exit.code,
+                    signal=last_exit.signal,
+                    description=last_exit.description,
+                    at=last_exit.at,
+                    restart_count=status.restart_count,
+                )
+                stored = dataclasses.replace(
+                    stored, last_exit=last_exit, restart_count=status.restart_count
+                )
+        entry.stored = stored
+
+    # ------------------------------------------------------------------ pushes to nodes
+
+    def _load_request(
+        self, entries: list[ServerEntry], *, complete: bool
+    ) -> internal_pb2.LoadServersRequest:
+        # One revision per request: with several applications on a node, the newest; each
+        # server's own revision is in the registry's status of it.
+        return internal_pb2.LoadServersRequest(
+            revision=max((e.revision for e in entries), default=0),
+            servers=[server_to_pb(e.description) for e in entries],
+            complete=complete,
+            disabled_server_ids=self.state.user_disabled(entries),
+        )
+
+    async def push_all(self, session: NodeSession) -> PushResult:
+        """LoadServers(complete) with every server of the node: after it registers."""
+        result = PushResult(session.name, delivered=True)
+        try:
+            async with session.link.push_lock:
+                # Computed under the lock, so it is the latest state when it is sent.
+                request = self._load_request(self.state.servers_on(session.name), complete=True)
+                reply = await session.link.load_servers(request, self.load_timeout)
+        except ShoalError as error:
+            await self._push_failed(session, error, result)
+            return result
+        await self._outcomes(session.name, reply, result)
+        log.info(
+            "node %s: loaded %d servers (%d destroyed)",
+            session.name,
+            len(request.servers),
+            len(reply.destroyed),
+        )
+        return result
+
+    async def push(self, node: str, load: list[str], destroy: list[str]) -> PushResult:
+        """Load servers `load` (added or changed) and destroy `destroy` on `node`, if it has a
+        session; else it gets them when it registers."""
+        session = self.sessions.get(node)
+        if session is None:
+            return PushResult(node, delivered=False)
+        result = PushResult(node, delivered=True)
+        try:
+            async with session.link.push_lock:
+                if destroy:
+                    await session.link.destroy_servers(sorted(destroy), CALL_TIMEOUT)
+                entries = [self.state.servers[i] for i in sorted(load) if i in self.state.servers]
+                reply = None
+                if entries:
+                    request = self._load_request(entries, complete=False)
+                    reply = await session.link.load_servers(request, self.load_timeout)
+        except ShoalError as error:
+            await self._push_failed(session, error, result)
+            return result
+        if reply is not None:
+            await self._outcomes(node, reply, result)
+        return result
+
+    async def _push_failed(
+        self, session: NodeSession, error: ShoalError, result: PushResult
+    ) -> None:
+        if isinstance(error, NodeUnreachableError):
+            # Forget the session: the node's next keepalive fails, it registers again and
+            # then gets its complete set. Nothing is lost.
+            result.delivered = False
+            result.warnings.append(
+                f"node {session.name} is unreachable ({error.message}); it gets its servers"
+                " when it registers again"
+            )
+            await self.drop(session, "unreachable while loading servers")
+        elif isinstance(error, TimedOutError):
+            result.warnings.append(
+                f"node {session.name} did not confirm the load within {self.load_timeout:g} s;"
+                " its servers are probably still loading (see `shoal admin status`)"
+            )
+        else:
+            result.warnings.append(f"node {session.name} failed to load its servers: {error}")
+        log.warning("node %s: %s", session.name, result.warnings[-1])
+
+    async def _outcomes(
+        self, node: str, reply: internal_pb2.LoadServersReply, result: PushResult
+    ) -> None:
+        statuses = []
+        for outcome in reply.outcomes:
+            if outcome.result == internal_pb2.LoadOutcome.FAILED:
+                result.warnings.append(
+                    f"server {outcome.server_id} failed to load on node {node}:"
+                    f" {outcome.error.message or 'no reason given'}"
+                )
+            if outcome.HasField("status"):
+                statuses.append(outcome.status)
+        await self.record(node, statuses)
+
+
+def _failure_reason(status: common_pb2.ServerStatus) -> str:
+    if status.HasField("last_exit") and status.last_exit.description:
+        return f"disabled after failing: {status.last_exit.description}"
+    return "disabled by the node after repeated failures"
