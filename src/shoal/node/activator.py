@@ -377,8 +377,14 @@ class Activator:
 
     # ----------------------------------------------------------------- spawn
 
-    async def spawn(self, spec: SpawnSpec) -> RunningProcess:
-        """Start `spec`'s process; a SpawnError when it cannot, before anything runs."""
+    async def spawn(
+        self, spec: SpawnSpec, *, stdout_fd: int | None = None, stderr_fd: int | None = None
+    ) -> RunningProcess:
+        """Start `spec`'s process; a SpawnError when it cannot, before anything runs.
+
+        `stdout_fd`/`stderr_fd`, when given, are open descriptors (the write ends of the node's
+        output pipes) used instead of the spec's paths; the caller keeps and closes them.
+        """
         loop = self._bind_loop()
         if not self._use_pidfd:
             self._install_sigchld(loop)  # before the fork, so no exit goes unseen
@@ -387,12 +393,17 @@ class Activator:
             functools.partial(_die_with_parent, os.getpid()) if self._parent_death_signal else None
         )
         with ExitStack() as opened:
-            stdout = self._open_output(opened, spec, spec.stdout_path)
-            stderr = (
-                stdout
-                if spec.stderr_path == spec.stdout_path
-                else self._open_output(opened, spec, spec.stderr_path)
+            stdout = (
+                stdout_fd
+                if stdout_fd is not None
+                else self._open_output(opened, spec, spec.stdout_path)
             )
+            if stderr_fd is not None:
+                stderr = stderr_fd
+            elif spec.stderr_path == spec.stdout_path and stdout_fd is None:
+                stderr = stdout
+            else:
+                stderr = self._open_output(opened, spec, spec.stderr_path)
             try:
                 # Blocks until the exec (or its failure): ~1 ms, ~12 ms with the pre-exec.
                 popen = subprocess.Popen(  # noqa: ASYNC220

@@ -1,0 +1,412 @@
+"""The node daemon: `run_node` serves `Node`, holds the registry session and runs the servers.
+
+One asyncio loop (grpc.aio); the master also runs the registry in it. Start-up ends with one
+line on the ready pipe (docs/runtime.md): `ready PID`, or `error MESSAGE<TAB>HINT` then exit 1.
+SIGTERM/SIGINT (or Shutdown, or the registry's ShutdownGrid on the master) stop every server,
+unregister, stop the registry if collocated, remove the pidfile and exit 0.
+
+    python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import grpc.aio
+
+import shoal
+from shoal.config.endpoints import ANY_HOST
+from shoal.config.properties import Properties
+from shoal.config.site import MASTER_NODE, Site, load_master_config, load_node_config
+from shoal.errors import (
+    ConfigError,
+    NodeActiveError,
+    NodeNotFoundError,
+    ShoalError,
+    SiteError,
+)
+from shoal.node import lifecycle as lc
+from shoal.node.activator import Activator, raise_fd_limit
+from shoal.node.hooks import ConfigWriter, OutputCapture, OutputSettings, ReadyAtSpawn
+from shoal.node.logs import DEFAULT_BACKUPS, DEFAULT_MAX_KB
+from shoal.node.pidrecord import PidRecord, reap_leftovers
+from shoal.node.restart import RestartPolicy
+from shoal.node.service import NodeService
+from shoal.node.session import NodeSession, SessionSettings, first_of
+from shoal.node.supervisor import NodeSettings
+from shoal.rpc import common_pb2, internal_pb2_grpc
+from shoal.rpc.channels import TlsConfig, describe_endpoints, make_server
+
+__all__ = ["ReadyPipe", "main", "node_values", "run_node"]
+
+_log = logging.getLogger("shoal.node")
+_add_node_servicer: Callable[[NodeService, grpc.aio.Server], None] = (
+    internal_pb2_grpc.add_NodeServicer_to_server
+)
+
+# The master is ready once its servers are loaded; if the registry never pushes them, it is
+# ready anyway after this long (and says so), rather than leaving `admin start` hanging.
+_MASTER_LOAD_WAIT = 30.0
+
+
+class ReadyPipe:
+    """The start-up report: exactly one line on `fd`, then closed (None: nobody listens)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def _send(self, line: str) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.write(fd, line.encode("utf-8", "replace"))
+        except OSError as exc:  # the CLI gave up waiting: not a reason to stop
+            _log.info("cannot write the ready pipe: %s", exc)
+        finally:
+            os.close(fd)
+
+    def ready(self) -> None:
+        self._send(f"ready {os.getpid()}\n")
+
+    def error(self, error: ShoalError) -> None:
+        message = " ".join(error.message.split())
+        hint = " ".join(error.hint.split())
+        self._send(f"error {message}\t{hint}\n")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def node_values(data_dir: Path) -> dict[str, str]:
+    """The host facts servers' `${node.*}` take (IceGrid's names), from os.uname()."""
+    uname = os.uname()
+    return {
+        "node.os": uname.sysname,
+        "node.hostname": uname.nodename,
+        "node.release": uname.release,
+        "node.version": uname.version,
+        "node.machine": uname.machine,
+        "node.data": str(data_dir),
+    }
+
+
+def run_node(
+    site: Site, node_name: str, overrides: Sequence[str] = (), ready_fd: int | None = None
+) -> int:
+    """Run the node until it is told to stop; the exit status (0 after a clean stop)."""
+    _configure_logging()
+    ready = ReadyPipe(ready_fd)
+    try:
+        return asyncio.run(_Daemon(site, node_name, overrides, ready).run())
+    except ShoalError as error:
+        _log.error("node %s: %s%s", node_name, error.message, f" ({error.hint})" * bool(error.hint))
+        ready.error(error)
+        return 1
+    except Exception as exc:  # a bug: the traceback goes to the log, one line to the CLI
+        _log.exception("node %s: failed", node_name)
+        ready.error(ShoalError(f"node {node_name} failed: {type(exc).__name__}: {exc}"))
+        return 1
+    finally:
+        ready.close()
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:  # the CLI may have set it up already
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+class _Daemon:
+    """One run of the node, from reading its config to removing its pidfile."""
+
+    def __init__(
+        self, site: Site, node_name: str, overrides: Sequence[str], ready: ReadyPipe
+    ) -> None:
+        self.site = site
+        self.node_name = node_name
+        self.overrides = overrides
+        self.ready = ready
+        self.stop = asyncio.Event()
+        self.stop_reason = ""
+        self.started_at = time.time()
+
+    def request_stop(self, reason: str) -> None:
+        if not self.stop.is_set():
+            _log.info("node %s: stopping (%s)", self.node_name, reason)
+            self.stop_reason = reason
+            self.stop.set()
+
+    async def run(self) -> int:
+        properties = self._load_config()
+        name = self.node_name
+        prefix = self.site.prefix
+        data_dir = properties.get_path("IceGrid.Node.Data", prefix, f"var/{name}").absolute()
+        output_dir = properties.get_path("IceGrid.Node.Output", prefix, "var/log").absolute()
+        max_bytes = properties.get_size_kb("Ice.MessageSizeMax")
+        tls = TlsConfig.from_properties(properties.as_dict())
+        settings = NodeSettings(
+            node_name=name,
+            node_data=data_dir,
+            node_values=node_values(data_dir),
+            supervision=lc.SupervisionConfig(
+                wait_time=float(properties.get_int("IceGrid.Node.WaitTime", 60)),
+                restart=RestartPolicy(
+                    disable_on_failure=properties.get_int("IceGrid.Node.DisableOnFailure", 0)
+                ),
+            ),
+        )
+        output = OutputCapture(
+            OutputSettings(
+                directory=output_dir,
+                max_bytes=max(1, properties.get_int("shoal.node.log.max_kb", DEFAULT_MAX_KB))
+                * 1024,
+                backups=properties.get_int("shoal.node.log.backups", DEFAULT_BACKUPS),
+                redirect_err_to_out=properties.get_bool("IceGrid.Node.RedirectErrToOut"),
+            )
+        )
+        locator = properties.get_proxy("Ice.Default.Locator")
+        if locator is None or not locator.endpoints:
+            raise ConfigError(
+                "required property is not set (or has no endpoint)",
+                key="Ice.Default.Locator",
+                hint="set it in etc/internal.cfg, e.g. IceGrid/Locator:tcp -h 127.0.0.1 -p 4061",
+            )
+        generated = {"Ice.Default.Locator": properties.get("Ice.Default.Locator")}
+
+        raise_fd_limit()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop, signum.name)
+
+        async with contextlib.AsyncExitStack() as cleanup:
+            pidfile = data_dir / f"{name}.pid"
+            self._write_pidfile(pidfile)
+            cleanup.callback(pidfile.unlink, missing_ok=True)
+            # Blocking (it waits for leftovers to die), but nothing else runs yet.
+            leftovers = await asyncio.to_thread(reap_leftovers, data_dir / "pids")
+            if leftovers:
+                _log.info("node %s: %d leftover process(es) handled", name, len(leftovers))
+            # No PR_SET_PDEATHSIG for now: it needs a pre-exec callback, i.e. Python code in the
+            # forked child, and with gRPC's threads in this process that child can crash in
+            # threading's after-fork hooks before it execs (seen: SIGSEGV in _at_fork_reinit).
+            # A node killed with SIGKILL then leaves its servers running until it restarts and
+            # reaps them from the pid record (above). See the activator for the fork-safe fix.
+            activator = Activator(record=PidRecord(data_dir / "pids"), parent_death_signal=False)
+            cleanup.callback(activator.close)
+            cleanup.callback(output.close)
+
+            session: NodeSession | None = None
+
+            def publish(status: common_pb2.ServerStatus) -> None:
+                if session is not None:
+                    session.report(status)
+
+            service = NodeService(
+                settings,
+                activator,
+                output=output,
+                hooks=(ConfigWriter(name, generated),),
+                readiness=ReadyAtSpawn(),
+                on_publish=publish,
+                on_shutdown=lambda: self.request_stop("Shutdown requested by the registry"),
+            )
+            server, bound = make_server(
+                properties.get_endpoints("IceGrid.Node.Endpoints", for_server=True),
+                max_message_bytes=max_bytes,
+                tls=tls,
+            )
+            _add_node_servicer(service, server)
+            await server.start()
+            cleanup.push_async_callback(server.stop, 1.0)
+            published = tuple(
+                replace(e, host=os.uname().nodename) if e.host == ANY_HOST else e for e in bound
+            )
+            _log.info("node %s: serving on %s", name, describe_endpoints(bound))
+
+            registry = await self._start_registry(properties)
+            if registry is not None:
+                cleanup.push_async_callback(registry.stop)
+
+            def node_info() -> common_pb2.NodeInfo:
+                uname = os.uname()
+                info = common_pb2.NodeInfo(
+                    name=name,
+                    hostname=uname.nodename,
+                    os=uname.sysname,
+                    release=uname.release,
+                    machine=uname.machine,
+                    cpus=os.cpu_count() or 1,
+                    data_dir=str(data_dir),
+                    endpoints=describe_endpoints(published),
+                    version=shoal.__version__,
+                    pid=os.getpid(),
+                )
+                info.started_at.FromNanoseconds(int(self.started_at * 1e9))
+                return info
+
+            session = NodeSession(
+                SessionSettings(
+                    node_name=name,
+                    locator=locator.endpoints[0],
+                    max_message_bytes=max_bytes,
+                    tls=tls,
+                ),
+                node_info=node_info,
+                running_servers=lambda: service.statuses(running_only=True),
+            )
+            session.start()
+            cleanup.push_async_callback(self._close_session, session)
+            cleanup.push_async_callback(service.stop_all)  # first: servers before the session
+
+            await first_of(session.registered.wait(), session.failed.wait(), self.stop.wait())
+            if session.error is not None:
+                raise self._refusal(session.error)
+            if self.stop.is_set():  # stopped before it was registered: no ready line
+                return self._stopped()
+            if registry is not None:
+                await first_of(
+                    service.loaded.wait(), self.stop.wait(), asyncio.sleep(_MASTER_LOAD_WAIT)
+                )
+                if not service.loaded.is_set() and not self.stop.is_set():
+                    _log.warning("the registry did not load this node's servers: ready anyway")
+            self.ready.ready()
+            _log.info("node %s: ready (pid %d)", name, os.getpid())
+
+            waits: list[Coroutine[Any, Any, Any]] = [self.stop.wait(), session.failed.wait()]
+            if registry is not None:
+                waits.append(self._registry_shutdown(registry))
+            await first_of(*waits)
+            if session.error is not None:
+                _log.error("node %s: %s", name, session.error.message)
+        return self._stopped()
+
+    def _stopped(self) -> int:
+        # Logged once the cleanup stack has run when called after the `async with`; the early
+        # return above logs before it (the stack still stops servers and removes the pidfile).
+        _log.info("node %s: stopped", self.node_name)
+        return 0
+
+    def _load_config(self) -> Properties:
+        name = self.node_name
+        if name == MASTER_NODE:
+            properties = load_master_config(self.site, self.overrides)
+        else:
+            properties = load_node_config(self.site, name, self.overrides)
+        configured = properties.get("IceGrid.Node.Name")
+        if configured != name:
+            origin = properties.origin("IceGrid.Node.Name")
+            raise ConfigError(
+                f"is `{configured}', but this node was started as `{name}'"
+                if configured
+                else "is not set",
+                file=origin.file if origin else str(self.site.node_config(name)),
+                line=origin.line if origin else None,
+                key="IceGrid.Node.Name",
+                hint=f"set IceGrid.Node.Name={name} in {self.site.node_config(name)}",
+            )
+        return properties
+
+    def _write_pidfile(self, pidfile: Path) -> None:
+        try:
+            other = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            other = 0
+        if other and other != os.getpid() and _is_shoal_process(other):
+            raise SiteError(
+                f"node {self.node_name} is already running (pid {other}, {pidfile})",
+                f"stop it first with `shoal node {self.node_name} stop`",
+            )
+        temporary = pidfile.with_name(f".{pidfile.name}.tmp")
+        temporary.write_text(f"{os.getpid()}\n")
+        os.replace(temporary, pidfile)
+
+    async def _start_registry(self, properties: Properties) -> Any:
+        if not properties.get_bool("IceGrid.Node.CollocateRegistry"):
+            return None
+        try:
+            module = importlib.import_module("shoal.registry.service")
+        except ImportError as exc:
+            raise ShoalError(
+                f"cannot run the registry in node {self.node_name}: {exc}",
+                "this Shoal installation has no registry service",
+            ) from exc
+        registry = module.Registry(self.site, properties)
+        await registry.start()
+        _log.info("node %s: registry started (collocated)", self.node_name)
+        return registry
+
+    async def _registry_shutdown(self, registry: Any) -> None:
+        await registry.shutdown_requested.wait()
+        self.request_stop("the registry asked the grid to shut down")
+
+    async def _close_session(self, session: NodeSession) -> None:
+        await session.close(self.stop_reason or "node stopping")
+
+    def _refusal(self, error: ShoalError) -> ShoalError:
+        """The registry's refusal in the words the ready pipe reports."""
+        name = self.node_name
+        if isinstance(error, NodeActiveError):
+            holder = error.holder_host or "another host"
+            return NodeActiveError(
+                f"node {name} is already active on {holder}: the registry refused this one",
+                "stop the other node, or give this one another name (IceGrid.Node.Name)",
+                node=name,
+                holder_host=error.holder_host,
+            )
+        if isinstance(error, NodeNotFoundError):
+            return NodeNotFoundError(
+                f"node {name} is not in any deployed application and dynamic registration is off",
+                f'deploy a descriptor with <node name="{name}">, or set'
+                " IceGrid.Registry.DynamicRegistration=1 on the registry",
+                name=name,
+            )
+        return error
+
+
+def _is_shoal_process(pid: int) -> bool:
+    """A live process that looks like a Shoal node (a stale pidfile's pid may be reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"shoal" in cmdline
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`"""
+    parser = argparse.ArgumentParser(
+        prog="python -m shoal.node.daemon", description=__doc__, allow_abbrev=False
+    )
+    parser.add_argument("--site", required=True, help="the site's prefix (SHOAL_HOME)")
+    parser.add_argument("--name", required=True, help="the node's name (master for the master)")
+    parser.add_argument("--ready-fd", type=int, default=None, help="the ready pipe's descriptor")
+    arguments, overrides = parser.parse_known_args(argv)
+    for override in overrides:
+        if not override.startswith("--"):
+            parser.error(f"unexpected argument {override!r} (properties are --Key=Value)")
+    site = Site(Path(os.path.realpath(arguments.site)))
+    return run_node(site, arguments.name, overrides, arguments.ready_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Concerns around one server's processes, as hooks: its config file, its output, its readiness.
+
+A hook implements only the points it needs (`ServerHook`'s methods do nothing by default):
+`prestart` before each spawn (may add env, output descriptors, cleanups), `poststart` once the
+process runs, `destroyed` when the server is forgotten. Readiness is its own one-method hook
+(`Readiness`) so that the rule "when is a server Active" lives in one replaceable place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shoal.descriptor.model import ServerDescription
+from shoal.errors import ShoalError
+from shoal.node.activator import RunningProcess
+from shoal.node.logs import OutputLog
+
+__all__ = [
+    "ConfigWriter",
+    "Launch",
+    "OutputCapture",
+    "OutputSettings",
+    "Readiness",
+    "ReadyAtSpawn",
+    "ServerHook",
+    "config_text",
+    "escape_key",
+    "escape_value",
+    "server_config_path",
+    "server_data_dir",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def server_config_path(node_data: Path, server_id: str) -> Path:
+    """`IceGrid.Node.Data/servers/ID/config/config`, as IceGrid lays it out."""
+    return node_data / "servers" / server_id / "config" / "config"
+
+
+def server_data_dir(node_data: Path, server_id: str) -> Path:
+    """`IceGrid.Node.Data/servers/ID/data` (`${server.data}`): the server's own directory."""
+    return node_data / "servers" / server_id / "data"
+
+
+@dataclass
+class Launch:
+    """One spawn being prepared: what prestart hooks fill in, and what to undo after it."""
+
+    server: ServerDescription  # expanded, node variables resolved
+    config_path: Path
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # added to the spec's environment
+    stdout_fd: int | None = None
+    stderr_fd: int | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run once spawned or not
+
+    def cleanup(self) -> None:
+        for step in reversed(self.cleanups):
+            try:
+                step()
+            except OSError as exc:  # a cleanup must not hide the spawn's own outcome
+                _log.warning("server %s: cleanup after spawn failed: %s", self.server.id, exc)
+        self.cleanups.clear()
+
+
+class ServerHook:
+    """A concern around a server's processes; override only the points you need."""
+
+    async def prestart(self, launch: Launch) -> None:
+        """Before each spawn; a ShoalError or OSError here fails the spawn (nothing runs)."""
+
+    def poststart(self, launch: Launch, process: RunningProcess) -> None:
+        """The process runs."""
+
+    def destroyed(self, server_id: str) -> None:
+        """The server is gone for good (removed from the descriptor, or the node exits)."""
+
+
+class Readiness:
+    """When is a running server Active? One place, replaced when adapters register."""
+
+    def check(self, server: ServerDescription, process: RunningProcess) -> Awaitable[None] | None:
+        """None: ready now. An awaitable: ready when it completes (cancelled if it exits)."""
+        raise NotImplementedError
+
+
+class ReadyAtSpawn(Readiness):
+    """Ready as soon as spawned, with or without adapters (until the location service checks
+    that adapters registered). Must be immediate: an `always` server that fails before Ready
+    is disabled by the lifecycle, and an instant Ready is what makes a crash a restart."""
+
+    def check(self, server: ServerDescription, process: RunningProcess) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- config files
+
+
+class ConfigWriter(ServerHook):
+    """Writes `servers/ID/config/config` before each spawn, passed as SHOAL_CONFIG (the path is
+    also in the spec); creates `servers/ID/data`. Generated first, the server's own after (later
+    wins), `Ice.Admin.ServerId` last: the node's word on who the server is."""
+
+    def __init__(self, node_name: str, generated: Mapping[str, str]) -> None:
+        self.node_name = node_name
+        self.generated = dict(generated)  # e.g. Ice.Default.Locator, for every server
+
+    async def prestart(self, launch: Launch) -> None:
+        text = config_text(launch.server, self.generated, self.node_name)
+        # Small files, but directory creation and the rename touch the disk: off the loop.
+        await asyncio.to_thread(_write_config, launch.config_path, launch.data_dir, text)
+        launch.env["SHOAL_CONFIG"] = str(launch.config_path)
+
+
+def _write_config(path: Path, data_dir: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)  # a server starting now reads the old file or the new, whole
+
+
+def config_text(server: ServerDescription, generated: Mapping[str, str], node_name: str) -> str:
+    """The server's config file in Ice syntax; `shoal.config.properties.load_file` reads back
+    the same pairs (later lines win, as the server's ordered properties mean)."""
+    lines = [
+        f"# Server {server.id} on node {node_name}: written by the node at each start; edits are"
+        " lost. Change the descriptor instead.",
+    ]
+    pairs = [
+        ("Ice.ProgramName", server.id),
+        *generated.items(),
+        *server.properties,
+        ("Ice.Admin.ServerId", server.id),
+    ]
+    for key, value in pairs:
+        lines.append(f"{escape_key(key, server.id)}={escape_value(value, key, server.id)}")
+    return "\n".join(lines) + "\n"
+
+
+def _check_line(text: str, key: str, server_id: str) -> None:
+    if any(c in text for c in "\r\n\0"):
+        raise ShoalError(
+            f"server `{server_id}': property `{key}' holds a line break or NUL, which a"
+            " config file cannot carry",
+            "remove it from the descriptor's property",
+        )
+
+
+def escape_key(key: str, server_id: str = "") -> str:
+    """A key as Ice's parser reads it back: `\\`, `#` and `=` escaped."""
+    _check_line(key, key, server_id)
+    return key.replace("\\", "\\\\").replace("#", "\\#").replace("=", "\\=")
+
+
+_DOLLAR = re.compile(r"\$(?=[{$])")
+
+
+def escape_value(value: str, key: str = "", server_id: str = "") -> str:
+    """A value as Shoal's reader reads it back: `\\`, `#`, `=`, `${`, `$$` escaped, and `\\ `
+    for the spaces at either end (the parser trims them). Tabs at either end are refused."""
+    _check_line(value, key, server_id)
+    if value != value.strip("\t") and value.strip(" \t"):
+        raise ShoalError(
+            f"server `{server_id}': property `{key}' starts or ends with a tab, which a config"
+            " file cannot keep",
+            "remove the tab, or use spaces",
+        )
+    escaped = value.replace("\\", "\\\\").replace("#", "\\#").replace("=", "\\=")
+    # Shoal's reader expands `${VAR}` and reads `$$` as `$`: a `$` before `{` or `$` is doubled
+    # so the server gets the value the node resolved (other `$`s, as in `$6$...`, stay as is).
+    escaped = _DOLLAR.sub("$$", escaped)
+    stripped = escaped.lstrip(" ")
+    leading = len(escaped) - len(stripped)
+    core = stripped.rstrip(" ")
+    trailing = len(stripped) - len(core)
+    return "\\ " * leading + core + "\\ " * trailing
+
+
+# --------------------------------------------------------------------------- output capture
+
+
+class _PipeReader(asyncio.Protocol):
+    """Hands what a server writes on one pipe to its OutputLog, as the loop reads it."""
+
+    def __init__(self, log: OutputLog) -> None:
+        self.log = log
+
+    def data_received(self, data: bytes) -> None:
+        self.log.write(data)
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """`IceGrid.Node.Output`, rotation (`shoal.node.log.*`) and `IceGrid.Node.RedirectErrToOut`."""
+
+    directory: Path
+    max_bytes: int
+    backups: int
+    redirect_err_to_out: bool = False
+
+
+class OutputCapture(ServerHook):
+    """Each spawn gets two pipes (one with RedirectErrToOut) read by the event loop into
+    `ID.out` / `ID.err`. Pipes rather than files handed to the child: the node decides when to
+    rotate (a child holding the file would keep writing into the renamed backup) and sees every
+    byte for followers, without polling."""
+
+    def __init__(self, settings: OutputSettings) -> None:
+        self.settings = settings
+        self._logs: dict[str, tuple[OutputLog, OutputLog]] = {}
+
+    def logs(self, server_id: str) -> tuple[OutputLog, OutputLog]:
+        """(stdout log, stderr log) of a server; the same objects for its whole life."""
+        found = self._logs.get(server_id)
+        if found is None:
+            s = self.settings
+            out_log = OutputLog(
+                s.directory / f"{server_id}.out", max_bytes=s.max_bytes, backups=s.backups
+            )
+            err_log = OutputLog(
+                s.directory / f"{server_id}.err", max_bytes=s.max_bytes, backups=s.backups
+            )
+            found = self._logs[server_id] = (out_log, err_log)
+        return found
+
+    async def prestart(self, launch: Launch) -> None:
+        out_log, err_log = self.logs(launch.server.id)
+        launch.stdout_fd = await self._pipe(launch, out_log)
+        if self.settings.redirect_err_to_out:
+            launch.stderr_fd = launch.stdout_fd
+        else:
+            launch.stderr_fd = await self._pipe(launch, err_log)
+
+    async def _pipe(self, launch: Launch, log: OutputLog) -> int:
+        """A pipe whose read end the loop reads into `log`; its write end, for the child."""
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        # Ours is closed once the child has its copy: EOF then means every writer is gone.
+        launch.cleanups.append(lambda: os.close(write_fd))
+        try:
+            await asyncio.get_running_loop().connect_read_pipe(
+                lambda: _PipeReader(log), os.fdopen(read_fd, "rb", buffering=0)
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        return write_fd
+
+    def destroyed(self, server_id: str) -> None:
+        logs = self._logs.pop(server_id, None)
+        if logs is not None:
+            for log in logs:
+                log.end_followers()
+                log.close()
+
+    def close(self) -> None:
+        """The node exits: end every follow and close every file."""
+        for server_id in list(self._logs):
+            self.destroyed(server_id)

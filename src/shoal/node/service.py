@@ -1,0 +1,252 @@
+"""The `Node` gRPC service (internal.proto): what the registry asks of this node's servers.
+
+It owns the node's supervisors, one per loaded server, and turns each call into supervisor
+requests. Errors are ShoalErrors; the ErrorInterceptor every server carries maps them to status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc.aio
+
+from shoal.errors import InvalidArgumentError, ServerNotFoundError, ShoalError
+from shoal.node.activator import Activator
+from shoal.node.hooks import OutputCapture, Readiness, ServerHook
+from shoal.node.lifecycle import DisabledBy
+from shoal.node.supervisor import LoadResult, NodeSettings, Supervisor
+from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc.convert import server_from_pb
+from shoal.rpc.errors import error_detail
+
+__all__ = ["NodeService"]
+
+_log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # the generated base is untyped: type-check the service as a plain class
+    _NodeServicer = object
+else:
+    _NodeServicer = internal_pb2_grpc.NodeServicer
+
+_Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+_OUTCOME = {
+    LoadResult.UNCHANGED: internal_pb2.LoadOutcome.UNCHANGED,
+    LoadResult.ADDED: internal_pb2.LoadOutcome.ADDED,
+    LoadResult.UPDATED: internal_pb2.LoadOutcome.UPDATED,
+    LoadResult.RESTARTED: internal_pb2.LoadOutcome.RESTARTED,
+}
+# Output is sent in pieces well under any sane Ice.MessageSizeMax (a tail may be a whole file).
+_OUTPUT_PIECE = 256 * 1024
+
+
+class NodeService(_NodeServicer):
+    """This node's servers, as the registry drives them."""
+
+    def __init__(
+        self,
+        settings: NodeSettings,
+        activator: Activator,
+        *,
+        output: OutputCapture,
+        hooks: Sequence[ServerHook] = (),
+        readiness: Readiness,
+        on_publish: Callable[[common_pb2.ServerStatus], None] = lambda status: None,
+        on_shutdown: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self._activator = activator
+        self._output = output
+        self._hooks = (*hooks, output)
+        self._readiness = readiness
+        self._on_publish = on_publish
+        self._on_shutdown = on_shutdown
+        self._servers: dict[str, Supervisor] = {}
+        #: Set by the first LoadServers(complete=true): the node has all its servers.
+        self.loaded = asyncio.Event()
+
+    # ----------------------------------------------------------------- for the daemon
+
+    @property
+    def servers(self) -> dict[str, Supervisor]:
+        return self._servers
+
+    def supervisor(self, server_id: str) -> Supervisor:
+        found = self._servers.get(server_id)
+        if found is None:
+            raise ServerNotFoundError(
+                f"server `{server_id}' is not loaded on node {self.settings.node_name}",
+                "is it deployed on this node? `shoal admin server list` shows where servers run",
+                name=server_id,
+            )
+        return found
+
+    def statuses(self, *, running_only: bool = False) -> list[common_pb2.ServerStatus]:
+        return [
+            supervisor.status()
+            for supervisor in self._servers.values()
+            if supervisor.running or not running_only
+        ]
+
+    async def stop_all(self) -> None:
+        """Stop every server at once, keeping `always` servers down (the node is leaving)."""
+        running = [s for s in self._servers.values() if s.running]
+        if running:
+            _log.info(
+                "stopping %d server(s): %s", len(running), ", ".join(s.server_id for s in running)
+            )
+        await asyncio.gather(*(s.stop(keep_down=True) for s in running))
+
+    async def destroy(self, server_ids: Sequence[str]) -> list[str]:
+        """Stop and forget these servers (unknown ids ignored); those destroyed."""
+        found = [self._servers[sid] for sid in server_ids if sid in self._servers]
+        await asyncio.gather(*(s.destroy() for s in found))
+        for supervisor in found:
+            self._servers.pop(supervisor.server_id, None)
+            _log.info("server %s: destroyed", supervisor.server_id)
+        return [s.server_id for s in found]
+
+    def _new_supervisor(self, server_id: str) -> Supervisor:
+        return Supervisor(
+            server_id,
+            self.settings,
+            self._activator,
+            hooks=self._hooks,
+            readiness=self._readiness,
+            on_publish=self._on_publish,
+        )
+
+    # ----------------------------------------------------------------- RPCs
+
+    async def LoadServers(
+        self, request: internal_pb2.LoadServersRequest, context: _Context
+    ) -> internal_pb2.LoadServersReply:
+        reply = internal_pb2.LoadServersReply()
+        listed: set[str] = set()
+        disabled = set(request.disabled_server_ids)
+        for message in request.servers:
+            listed.add(message.id)
+            reply.outcomes.append(self._load_one(message, request.revision, disabled))
+        if request.complete:
+            others = [sid for sid in self._servers if sid not in listed]
+            reply.destroyed.extend(await self.destroy(others))
+            self.loaded.set()
+        return reply
+
+    def _load_one(
+        self, message: Any, revision: int, disabled: set[str]
+    ) -> internal_pb2.LoadOutcome:
+        server_id = message.id
+        created = server_id not in self._servers
+        try:
+            description = server_from_pb(message)
+            if description.node and description.node != self.settings.node_name:
+                raise InvalidArgumentError(
+                    f"server `{server_id}' is for node {description.node}, not"
+                    f" {self.settings.node_name}"
+                )
+            supervisor = self._servers.get(server_id) or self._new_supervisor(server_id)
+            # The registry keeps an administrator's disable across restarts: applied before the
+            # load so that an `always` server never starts; lifted when no longer listed.
+            by_user = supervisor.machine.disabled is not None and (
+                supervisor.machine.disabled.by is DisabledBy.USER
+            )
+            if server_id in disabled and not by_user:
+                supervisor.disable()
+            elif server_id not in disabled and by_user:
+                supervisor.enable()
+            result = supervisor.load(description, revision)
+        except (ShoalError, ValueError, KeyError) as exc:
+            error = exc if isinstance(exc, ShoalError) else InvalidArgumentError(str(exc))
+            _log.warning("server %s: cannot load: %s", server_id, error.message)
+            status = (
+                self._servers[server_id].status()
+                if server_id in self._servers
+                else common_pb2.ServerStatus(server_id=server_id, node=self.settings.node_name)
+            )
+            return internal_pb2.LoadOutcome(
+                server_id=server_id,
+                result=internal_pb2.LoadOutcome.FAILED,
+                error=error_detail(error),
+                status=status,
+            )
+        if created:
+            self._servers[server_id] = supervisor
+        if result is not LoadResult.UNCHANGED:
+            _log.info("server %s: %s (revision %d)", server_id, result.value, revision)
+        return internal_pb2.LoadOutcome(
+            server_id=server_id, result=_OUTCOME[result], status=supervisor.status()
+        )
+
+    async def DestroyServers(
+        self, request: internal_pb2.DestroyServersRequest, context: _Context
+    ) -> internal_pb2.DestroyServersReply:
+        await self.destroy(list(request.server_ids))
+        return internal_pb2.DestroyServersReply()
+
+    async def StartServer(
+        self, request: internal_pb2.StartServerRequest, context: _Context
+    ) -> internal_pb2.StartServerReply:
+        status = await self.supervisor(request.server_id).start()
+        return internal_pb2.StartServerReply(status=status)
+
+    async def StopServer(
+        self, request: internal_pb2.StopServerRequest, context: _Context
+    ) -> internal_pb2.StopServerReply:
+        status = await self.supervisor(request.server_id).stop()
+        return internal_pb2.StopServerReply(status=status)
+
+    async def EnableServer(
+        self, request: internal_pb2.EnableServerRequest, context: _Context
+    ) -> internal_pb2.EnableServerReply:
+        return internal_pb2.EnableServerReply(status=self.supervisor(request.server_id).enable())
+
+    async def DisableServer(
+        self, request: internal_pb2.DisableServerRequest, context: _Context
+    ) -> internal_pb2.DisableServerReply:
+        return internal_pb2.DisableServerReply(status=self.supervisor(request.server_id).disable())
+
+    async def SignalServer(
+        self, request: internal_pb2.SignalServerRequest, context: _Context
+    ) -> internal_pb2.SignalServerReply:
+        number = self.supervisor(request.server_id).send_signal(request.signal)
+        _log.info("server %s: signal %d sent", request.server_id, number)
+        return internal_pb2.SignalServerReply()
+
+    async def Output(
+        self, request: internal_pb2.OutputRequest, context: _Context
+    ) -> AsyncIterator[internal_pb2.OutputReply]:
+        self.supervisor(request.server_id)
+        out_log, err_log = self._output.logs(request.server_id)
+        log = err_log if request.stream == common_pb2.STDERR else out_log
+        async for chunk in log.read(request.tail_lines, request.follow):
+            rotated = chunk.rotated
+            for start in range(0, len(chunk.data), _OUTPUT_PIECE):
+                piece = chunk.data[start : start + _OUTPUT_PIECE]
+                yield internal_pb2.OutputReply(
+                    chunk=common_pb2.OutputChunk(data=piece, rotated=rotated)
+                )
+                rotated = False
+
+    async def Ping(self, request: internal_pb2.PingRequest, context: _Context) -> Any:
+        return internal_pb2.PingReply(node=self.settings.node_name, pid=os.getpid())
+
+    async def GetLoad(self, request: internal_pb2.GetLoadRequest, context: _Context) -> Any:
+        return internal_pb2.GetLoadReply(load=current_load())
+
+    async def Shutdown(self, request: internal_pb2.ShutdownRequest, context: _Context) -> Any:
+        if not request.stop_servers:
+            # PR_SET_PDEATHSIG kills servers with their node: an orderly stop is kinder.
+            _log.warning("shutdown without stopping servers asked: they cannot outlive the node")
+        _log.info("shutdown requested by the registry")
+        await self.stop_all()
+        self._on_shutdown()
+        return internal_pb2.ShutdownReply()
+
+
+def current_load() -> common_pb2.LoadInfo:
+    avg1, avg5, avg15 = os.getloadavg()
+    return common_pb2.LoadInfo(avg1=avg1, avg5=avg5, avg15=avg15)

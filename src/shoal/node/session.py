@@ -1,0 +1,280 @@
+"""The node's side of its registry session: find the registry, register, keep alive, report.
+
+`Locator.FindRegistry` at `Ice.Default.Locator`'s endpoint gives the internal endpoints; then
+`Registry.RegisterNode`, `Keepalive` every `keepalive_seconds` (sooner when the connection
+drops: the channel's state says so) and `ReportState` for every status change, in order, in
+batches. A lost registry (UNAVAILABLE, SESSION_EXPIRED) means registering again with back-off
+(0.1 s doubling to 5 s) while the servers keep running. Refusals at the first registration
+(NODE_ACTIVE, NOT_FOUND_NODE, PERMISSION_DENIED) are fatal: `failed` is set with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from shoal.config.endpoints import ANY_HOST, Endpoint, parse_endpoints
+from shoal.errors import (
+    ConfigError,
+    NodeActiveError,
+    NodeNotFoundError,
+    PermissionDeniedError,
+    ShoalError,
+)
+from shoal.node.service import current_load
+from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2, locator_pb2_grpc
+from shoal.rpc.channels import TlsConfig, make_channel
+from shoal.rpc.errors import Peer, translate_errors
+
+__all__ = ["NodeSession", "SessionSettings"]
+
+_log = logging.getLogger(__name__)
+# The generated stubs are untyped; these typed names keep strict mypy on the calls around them.
+_registry_stub: Callable[[grpc.aio.Channel], Any] = internal_pb2_grpc.RegistryStub
+_locator_stub: Callable[[grpc.aio.Channel], Any] = locator_pb2_grpc.LocatorStub
+_FATAL = (NodeActiveError, NodeNotFoundError, PermissionDeniedError, ConfigError)
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    node_name: str
+    locator: Endpoint  # Ice.Default.Locator's first endpoint, resolved for connecting
+    max_message_bytes: int
+    tls: TlsConfig | None = None
+    backoff_initial: float = 0.1
+    backoff_cap: float = 5.0
+    call_timeout: float = 10.0
+    default_keepalive: float = 15.0  # when the registry names no period
+
+
+class NodeSession:
+    """One node's registration with the registry, kept up for the node's whole life."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        *,
+        node_info: Callable[[], common_pb2.NodeInfo],
+        running_servers: Callable[[], list[common_pb2.ServerStatus]],
+    ) -> None:
+        self.settings = settings
+        self._node_info = node_info
+        self._running_servers = running_servers
+        #: Set while a session is open; cleared when it is lost.
+        self.registered = asyncio.Event()
+        #: Set when registering was refused for good; `error` says why.
+        self.failed = asyncio.Event()
+        self.error: ShoalError | None = None
+        self._ever_registered = False
+        self._session_id = ""
+        self._channel: grpc.aio.Channel | None = None
+        self._keepalive = settings.default_keepalive
+        self._pending: deque[tuple[int, common_pb2.ServerStatus]] = deque()
+        self._sequence = 0
+        self._report_wanted = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- the daemon's side
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="node session")
+
+    def report(self, status: common_pb2.ServerStatus) -> None:
+        """Queue a status change for ReportState (sent in order, batched)."""
+        self._sequence += 1
+        self._pending.append((self._sequence, status))
+        self._report_wanted.set()
+
+    async def close(self, reason: str) -> None:
+        """Stop the session: UnregisterNode if registered (best effort), close the channel."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._channel is not None and self._session_id and self.registered.is_set():
+            stub = _registry_stub(self._channel)
+            try:
+                if self._pending:  # the last changes (servers stopped) before the goodbye
+                    await stub.ReportState(
+                        internal_pb2.ReportStateRequest(
+                            session_id=self._session_id, servers=[s for _, s in self._pending]
+                        ),
+                        timeout=self.settings.call_timeout,
+                    )
+                    self._pending.clear()
+                await stub.UnregisterNode(
+                    internal_pb2.UnregisterNodeRequest(session_id=self._session_id, reason=reason),
+                    timeout=self.settings.call_timeout,
+                )
+                _log.info("unregistered from the registry (%s)", reason)
+            except grpc.aio.AioRpcError as exc:
+                _log.warning("could not unregister from the registry: %s", exc.details())
+        self.registered.clear()
+        await self._close_channel()
+
+    # ----------------------------------------------------------------- the loop
+
+    async def _run(self) -> None:
+        delay = self.settings.backoff_initial
+        while True:
+            try:
+                await self._register()
+                delay = self.settings.backoff_initial
+                await self._serve()
+            except _FATAL as error:
+                if not self._ever_registered:
+                    _log.error("registration refused: %s", error.message)
+                    self.error = error
+                    self.failed.set()
+                    return
+                # A refusal after a registry restart may be transient (the old session is not
+                # reaped yet): keep trying, slowly, as IceGrid nodes do.
+                _log.error("registration refused: %s; retrying", error.message)
+                delay = self.settings.backoff_cap
+            except ShoalError as error:
+                level = logging.WARNING if self.registered.is_set() else logging.INFO
+                _log.log(level, "registry session: %s; retrying in %g s", error.message, delay)
+            self.registered.clear()
+            await self._close_channel()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.backoff_cap)
+
+    async def _register(self) -> None:
+        settings = self.settings
+        peer = Peer.registry(str(settings.locator))
+        # A new channel per attempt: gRPC's own reconnect back-off (up to 2 minutes) would
+        # otherwise decide when a restarted registry is seen again.
+        locator = make_channel(
+            settings.locator, max_message_bytes=settings.max_message_bytes, tls=settings.tls
+        )
+        try:
+            with translate_errors(peer):
+                found = await _locator_stub(locator).FindRegistry(
+                    locator_pb2.FindRegistryRequest(), timeout=settings.call_timeout
+                )
+        finally:
+            await locator.close()
+        internal = self._internal_endpoint(found.internal_endpoints)
+        self._channel = make_channel(
+            internal, max_message_bytes=settings.max_message_bytes, tls=settings.tls
+        )
+        stub = _registry_stub(self._channel)
+        cut = self._sequence  # the statuses sent with the registration supersede these reports
+        request = internal_pb2.RegisterNodeRequest(
+            info=self._node_info(), servers=self._running_servers()
+        )
+        with translate_errors(Peer.registry(str(internal))):
+            reply = await stub.RegisterNode(request, timeout=settings.call_timeout)
+        while self._pending and self._pending[0][0] <= cut:
+            self._pending.popleft()
+        self._session_id = reply.session_id
+        self._keepalive = float(reply.keepalive_seconds or settings.default_keepalive)
+        self._ever_registered = True
+        self.registered.set()
+        _log.info(
+            "registered with the registry at %s as node %s (session %s, keepalive %g s)",
+            internal,
+            settings.node_name,
+            reply.session_id,
+            self._keepalive,
+        )
+
+    def _internal_endpoint(self, text: str) -> Endpoint:
+        """The first internal endpoint the registry gave, reachable from here."""
+        endpoints = [e for e in parse_endpoints(text) if e.transport in ("tcp", "ssl")]
+        if not endpoints:
+            raise ShoalError(
+                f"the registry gave no usable internal endpoint (`{text}')",
+                "check IceGrid.Registry.Internal.Endpoints in etc/master.cfg",
+            )
+        chosen = endpoints[0]
+        if chosen.host in (None, ANY_HOST, "0.0.0.0", "::"):
+            # Bound on every interface: reach it where the locator was reached.
+            chosen = replace(chosen, host=self.settings.locator.host)
+        return chosen
+
+    async def _serve(self) -> None:
+        """Keepalives and reports until one fails; the failure ends the session."""
+        tasks = [
+            asyncio.create_task(self._keep_alive(), name="keepalive"),
+            asyncio.create_task(self._send_reports(), name="report state"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _keep_alive(self) -> None:
+        assert self._channel is not None
+        stub = _registry_stub(self._channel)
+        peer = Peer.registry("the internal endpoint")
+        while True:
+            await self._idle(self._keepalive)
+            with translate_errors(peer):
+                reply = await stub.Keepalive(
+                    internal_pb2.KeepaliveRequest(session_id=self._session_id, load=current_load()),
+                    timeout=self.settings.call_timeout,
+                )
+            if reply.keepalive_seconds:
+                self._keepalive = float(reply.keepalive_seconds)
+
+    async def _idle(self, period: float) -> None:
+        """Wait `period` seconds, or less if the connection to the registry drops (a keepalive
+        then finds out at once whether the registry is gone)."""
+        channel = self._channel
+        assert channel is not None
+        if channel.get_state() is not grpc.ChannelConnectivity.READY:
+            await asyncio.sleep(period)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                channel.wait_for_state_change(grpc.ChannelConnectivity.READY), period
+            )
+
+    async def _send_reports(self) -> None:
+        assert self._channel is not None
+        stub = _registry_stub(self._channel)
+        peer = Peer.registry("the internal endpoint")
+        while True:
+            await self._report_wanted.wait()
+            self._report_wanted.clear()
+            while self._pending:
+                batch = list(self._pending)
+                with translate_errors(peer):
+                    await stub.ReportState(
+                        internal_pb2.ReportStateRequest(
+                            session_id=self._session_id, servers=[s for _, s in batch]
+                        ),
+                        timeout=self.settings.call_timeout,
+                    )
+                last = batch[-1][0]
+                while self._pending and self._pending[0][0] <= last:
+                    self._pending.popleft()
+
+    async def _close_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            await channel.close()
+
+
+async def first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of these completes; cancel the rest."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,462 @@
+"""One server on the node: the thin asyncio shell around its `ServerMachine`.
+
+It feeds the machine events (requests, Spawned, SpawnFailed, Ready, Exited, TimerFired) and runs
+the actions it returns: Spawn (hooks, then the Activator), Signal, ArmTimer/CancelTimer (the
+loop's monotonic clock, which is also the machine's `now`), Publish (a callback: the session's
+ReportState and local waiters), RecordExit (the log). Waiting calls (`start`, `stop`, `destroy`)
+watch the machine after each step; they never decide anything themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal as signals
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from shoal.descriptor.expand import resolve_node_variables
+from shoal.descriptor.model import Activation, ServerDescription
+from shoal.errors import BadSignalError, ServerDisabledError, ShoalError, TimedOutError
+from shoal.node import lifecycle as lc
+from shoal.node.activator import (
+    Activator,
+    BadSignal,
+    NotRunning,
+    RunningProcess,
+    SpawnSpec,
+    parse_signal,
+)
+from shoal.node.activator import Exit as ProcessExit
+from shoal.node.hooks import Launch, Readiness, ServerHook, server_config_path, server_data_dir
+from shoal.node.restart import Exit
+from shoal.rpc import common_pb2
+
+__all__ = ["LoadResult", "NodeSettings", "Supervisor"]
+
+_log = logging.getLogger(__name__)
+
+_RUNNING_PUBLIC = frozenset(
+    {lc.PublicState.ACTIVATING, lc.PublicState.ACTIVE, lc.PublicState.ACTIVATION_TIMED_OUT}
+)
+_DISABLED_BY = {
+    None: common_pb2.ServerStatus.NONE,
+    lc.DisabledBy.USER: common_pb2.ServerStatus.USER,
+    lc.DisabledBy.FAILURE: common_pb2.ServerStatus.FAILURE,
+}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """What every server on this node shares: read once from the node's properties."""
+
+    node_name: str
+    node_data: Path  # IceGrid.Node.Data, absolute
+    node_values: Mapping[str, str]  # node.os, node.hostname ... for resolve_node_variables
+    supervision: lc.SupervisionConfig = field(default_factory=lc.SupervisionConfig)
+    base_env: Mapping[str, str] | None = None  # None: activator.clean_base_env()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "node_values", MappingProxyType(dict(self.node_values)))
+
+
+class LoadResult(Enum):
+    """What loading a description did (LoadOutcome.Result's names)."""
+
+    UNCHANGED = "unchanged"
+    ADDED = "added"
+    UPDATED = "updated"
+    RESTARTED = "restarted"
+
+
+class Supervisor:
+    """Runs one server's machine: actions to processes and timers, process news to events."""
+
+    def __init__(
+        self,
+        server_id: str,
+        settings: NodeSettings,
+        activator: Activator,
+        *,
+        hooks: Sequence[ServerHook] = (),
+        readiness: Readiness,
+        on_publish: Callable[[common_pb2.ServerStatus], None] = lambda status: None,
+    ) -> None:
+        self.server_id = server_id
+        self.settings = settings
+        self.revision = 0
+        self._activator = activator
+        self._hooks = tuple(hooks)
+        self._readiness = readiness
+        self._on_publish = on_publish
+        self._loop = asyncio.get_running_loop()
+        self._machine = lc.ServerMachine(server_id, settings.supervision)
+        self._raw: ServerDescription | None = None  # as received, before node variables
+        self._process: RunningProcess | None = None
+        self._timers: dict[lc.TimerKind, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._readiness_task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._unexpected_exits = 0  # counters waiters compare: "did *my* process end?"
+        self._expected_exits = 0
+
+    # ----------------------------------------------------------------- views
+
+    @property
+    def machine(self) -> lc.ServerMachine:
+        return self._machine
+
+    @property
+    def description(self) -> ServerDescription | None:
+        """The description as the registry sent it (node variables not yet resolved)."""
+        return self._raw
+
+    @property
+    def process(self) -> RunningProcess | None:
+        return self._process
+
+    @property
+    def running(self) -> bool:
+        """A process exists (or is being spawned, or stopped)."""
+        return self._machine.state not in (
+            lc.State.INACTIVE,
+            lc.State.WAITING_TO_RESTART,
+            lc.State.DESTROYED,
+        )
+
+    def status(self) -> common_pb2.ServerStatus:
+        """What `server state|pid|list` show: the ServerStatus message."""
+        machine = self._machine
+        raw = self._raw
+        status = common_pb2.ServerStatus(
+            server_id=self.server_id,
+            node=self.settings.node_name,
+            application=raw.application if raw is not None else "",
+            state=common_pb2.ServerState.Value(_pb_state_name(machine.public_state())),
+            pid=machine.pid or 0,
+            enabled=machine.enabled,
+            disabled_by=_DISABLED_BY[machine.disabled.by if machine.disabled else None],
+            restart_count=machine.restart_count,
+            activation=str(raw.activation) if raw is not None else "",
+            revision=self.revision,
+        )
+        disabled = machine.disabled
+        if disabled is not None and disabled.until is not None:
+            status.reenable_at.CopyFrom(self._timestamp(disabled.until))
+        if machine.started_at is not None:
+            status.started_at.CopyFrom(self._timestamp(machine.started_at))
+        last = machine.last_exit
+        if last is not None:
+            status.last_exit.CopyFrom(
+                common_pb2.ExitInfo(
+                    signal=_signal_name(last.signal) if last.signal is not None else "",
+                    description=last.description,
+                    at=self._timestamp(last.at),
+                    failure=last.failure,
+                )
+            )
+            if last.code is not None:
+                status.last_exit.code = last.code
+        for entry in machine.history:
+            status.history.append(
+                common_pb2.StateChange(
+                    at=self._timestamp(entry.at),
+                    state=common_pb2.ServerState.Value(
+                        _pb_state_name(lc.public_state(entry.to_state))
+                    ),
+                    reason=entry.reason,
+                )
+            )
+        return status
+
+    def _timestamp(self, machine_time: float) -> Timestamp:
+        """The machine counts on the loop's monotonic clock; status shows wall-clock times."""
+        stamp = Timestamp()
+        stamp.FromNanoseconds(int((machine_time + time.time() - self._loop.time()) * 1e9))
+        return stamp
+
+    # ----------------------------------------------------------------- requests
+
+    def load(self, description: ServerDescription, revision: int = 0) -> LoadResult:
+        """Give the server its (new) description; a ShoalError if node variables fail."""
+        if description == self._raw:
+            self.revision = revision or self.revision
+            return LoadResult.UNCHANGED
+        resolved = resolve_node_variables(description, self.settings.node_values)
+        was_running = self._machine.public_state() in _RUNNING_PUBLIC
+        first = self._raw is None
+        self._feed(lc.Load(resolved))
+        self._raw, self.revision = description, revision
+        if first:
+            return LoadResult.ADDED
+        restarting = self.running or lc.Pending.START in self._machine.pending
+        if was_running and restarting:
+            return LoadResult.RESTARTED
+        if resolved.activation is Activation.ALWAYS and self.running:
+            return LoadResult.RESTARTED
+        return LoadResult.UPDATED
+
+    async def start(self) -> common_pb2.ServerStatus:
+        """Start the server and wait until it is Active; errors say why it is not."""
+        unexpected = self._unexpected_exits
+        self._feed(lc.Start())
+
+        def settled() -> bool:
+            machine = self._machine
+            if machine.public_state() in (
+                lc.PublicState.ACTIVE,
+                lc.PublicState.ACTIVATION_TIMED_OUT,
+                lc.PublicState.DESTROYED,
+            ):
+                return True
+            if self._unexpected_exits != unexpected:
+                return True  # the process we started ended (or never ran)
+            return not self.running and lc.Pending.START not in machine.pending
+
+        await self._wait_until(settled)
+        machine = self._machine
+        state = machine.public_state()
+        if state is lc.PublicState.ACTIVE:
+            return self.status()
+        if state is lc.PublicState.ACTIVATION_TIMED_OUT:
+            raise TimedOutError(
+                f"server `{self.server_id}': the server activation timed out",
+                "it runs but is not ready; look at its output (`server stderr`)",
+            )
+        if state is lc.PublicState.DESTROYED:
+            raise ShoalError(f"server `{self.server_id}' was destroyed while starting")
+        why = machine.last_exit.unexpected_reason if machine.last_exit else "it was stopped"
+        if machine.disabled is not None:
+            why += f"; disabled: {machine.disabled.reason}"
+        raise ShoalError(
+            f"server `{self.server_id}' did not start: {why}",
+            f"see its output with `shoal admin server stderr {self.server_id}`",
+        )
+
+    async def stop(self, *, keep_down: bool = False) -> common_pb2.ServerStatus:
+        """Stop the process (TERM, KILL after the deactivation timeout); wait for its exit.
+        An `always` server starts again right after, unless `keep_down` (node shutdown)."""
+        expected = self._expected_exits
+        self._feed(lc.Stop(keep_down=keep_down))
+        # An `always` server may be running again already: its old process's exit is the end.
+        await self._wait_until(lambda: not self.running or self._expected_exits != expected)
+        return self.status()
+
+    async def destroy(self) -> None:
+        """Stop the process if any and forget the server; its hooks let go of it."""
+        self._feed(lc.Destroy())
+        await self._wait_until(lambda: self._machine.state is lc.State.DESTROYED)
+        for hook in self._hooks:
+            hook.destroyed(self.server_id)
+
+    def enable(self) -> common_pb2.ServerStatus:
+        self._feed(lc.Enable())
+        return self.status()
+
+    def disable(self) -> common_pb2.ServerStatus:
+        self._feed(lc.Disable())
+        return self.status()
+
+    def send_signal(self, sig: str) -> int:
+        """Send a signal (a name or a number 1-63) to the server's process group."""
+        try:
+            number = parse_signal(_signal_argument(sig))  # a bad signal is reported first
+        except BadSignal as exc:
+            raise BadSignalError(exc.message, exc.hint, signal=sig) from exc
+        process = self._process
+        try:
+            if process is None:
+                raise NotRunning(f"server `{self.server_id}' is not running")
+            return self._activator.signal(process, number)
+        except NotRunning as exc:
+            raise ShoalError(
+                f"server `{self.server_id}' is not running",
+                f"start it with `shoal admin server start {self.server_id}`",
+            ) from exc
+
+    # ----------------------------------------------------------------- the machine's shell
+
+    def _feed(self, event: lc.Event) -> None:
+        """One event in, its actions run in order, then waiters look again."""
+        try:
+            actions = self._machine.handle(event, self._loop.time())
+        except lc.RequestRefused as refused:
+            if self._machine.disabled is not None and isinstance(event, lc.Start):
+                raise ServerDisabledError(
+                    refused.message, refused.hint, server_id=self.server_id
+                ) from refused
+            raise
+        for action in actions:
+            self._run(action)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _run(self, action: lc.Action) -> None:
+        match action:
+            case lc.Spawn(description):
+                self._spawn_task(description)
+            case lc.Signal(pid, sig, _):
+                self._signal(pid, sig)
+            case lc.ArmTimer(kind, at):
+                self._cancel_timer(kind)
+                self._timers[kind] = self._loop.call_at(at, self._timer_fired, kind)
+            case lc.CancelTimer(kind):
+                self._cancel_timer(kind)
+            case lc.Publish(server_id, state, enabled, reason, _, pid):
+                _log.info(
+                    "server %s: %s%s (pid %s): %s",
+                    server_id,
+                    state.value,
+                    "" if enabled else ", disabled",
+                    pid or "-",
+                    reason,
+                )
+                try:
+                    self._on_publish(self.status())
+                except Exception:  # a broken observer must not break the server
+                    _log.exception("server %s: publishing its state failed", server_id)
+            case lc.RecordExit(server_id, exit, expected):
+                if expected:
+                    self._expected_exits += 1
+                else:
+                    self._unexpected_exits += 1
+                level = logging.INFO if expected or not exit.failure else logging.WARNING
+                _log.log(
+                    level,
+                    "server %s: pid %s %s%s",
+                    server_id,
+                    exit.pid or "-",
+                    exit.description,
+                    "" if expected else " (unexpected)",
+                )
+
+    def _timer_fired(self, kind: lc.TimerKind) -> None:
+        self._timers.pop(kind, None)
+        self._feed(lc.TimerFired(kind))
+
+    def _cancel_timer(self, kind: lc.TimerKind) -> None:
+        handle = self._timers.pop(kind, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _signal(self, pid: int, sig: signals.Signals) -> None:
+        process = self._process
+        if process is None or process.pid != pid or process.exit is not None:
+            return  # it exited meanwhile: its Exited event is on its way
+        with contextlib.suppress(NotRunning, ProcessLookupError):
+            self._activator.signal(process, int(sig))
+
+    def _spawn_task(self, description: ServerDescription) -> None:
+        self._keep(self._loop.create_task(self._spawn(description), name=f"spawn {self.server_id}"))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a reference to a background task; a failure in it is a bug worth a traceback."""
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error(
+                "server %s: %s failed", self.server_id, task.get_name(), exc_info=task.exception()
+            )
+
+    async def _spawn(self, server: ServerDescription) -> None:
+        data = self.settings.node_data
+        launch = Launch(
+            server,
+            config_path=server_config_path(data, server.id),
+            data_dir=server_data_dir(data, server.id),
+        )
+        try:
+            for hook in self._hooks:
+                await hook.prestart(launch)
+            spec = SpawnSpec.for_server(
+                server,
+                config_path=str(launch.config_path),
+                data_dir=str(launch.data_dir),
+                base_env=self.settings.base_env,
+            )
+            if launch.env:
+                spec = dataclasses.replace(spec, env={**spec.env, **launch.env})
+            process = await self._activator.spawn(
+                spec, stdout_fd=launch.stdout_fd, stderr_fd=launch.stderr_fd
+            )
+        except (ShoalError, OSError) as exc:
+            message = exc.message if isinstance(exc, ShoalError) else f"cannot start: {exc}"
+            self._feed(lc.SpawnFailed(message))
+            return
+        finally:
+            launch.cleanup()
+        self._process = process
+        self._feed(lc.Spawned(process.pid))
+        for hook in self._hooks:
+            hook.poststart(launch, process)
+        self._watch(process)
+        self._check_ready(server, process)
+
+    def _check_ready(self, server: ServerDescription, process: RunningProcess) -> None:
+        if self._machine.state is not lc.State.WAIT_FOR_ACTIVATION:
+            return  # already being stopped (a stop was pending)
+        waiting = self._readiness.check(server, process)
+        if waiting is None:
+            self._feed(lc.Ready(process.pid))
+            return
+
+        async def wait_ready() -> None:
+            await waiting
+            self._feed(lc.Ready(process.pid))
+
+        self._readiness_task = self._loop.create_task(wait_ready(), name=f"ready {server.id}")
+        self._keep(self._readiness_task)
+
+    def _watch(self, process: RunningProcess) -> None:
+        async def wait_exit() -> None:
+            ended = await process.wait()
+            if self._readiness_task is not None:
+                self._readiness_task.cancel()
+                self._readiness_task = None
+            if self._process is process:
+                self._process = None
+            self._feed(lc.Exited(_machine_exit(ended, self._loop.time())))
+
+        self._keep(self._loop.create_task(wait_exit(), name=f"watch {self.server_id}"))
+
+    async def _wait_until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._changed.wait()
+
+
+def _machine_exit(ended: ProcessExit, now: float) -> Exit:
+    """The activator's exit as the lifecycle counts it (the machine's clock, not the wall)."""
+    if ended.signal is not None:
+        return Exit(at=now, signal=ended.signal, pid=ended.pid)
+    return Exit(at=now, code=ended.code if ended.code is not None else -1, pid=ended.pid)
+
+
+def _pb_state_name(state: lc.PublicState) -> str:
+    """`ActivationTimedOut` -> `ACTIVATION_TIMED_OUT` (common.proto's ServerState)."""
+    name = state.value
+    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signals.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _signal_argument(sig: str) -> str | int:
+    """`HUP` means SIGHUP (the proto allows both spellings); numbers stay strings for parsing."""
+    if sig and sig.isascii() and not sig.isdigit() and not sig.upper().startswith("SIG"):
+        return f"SIG{sig.upper()}"
+    return sig

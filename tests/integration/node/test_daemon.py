@@ -1,0 +1,246 @@
+"""The node daemon as a process (`python -m shoal.node.daemon`), against a stand-in registry
+served by the test: the ready pipe, registration, reports, refusals and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from shoal.descriptor.model import Activation
+from shoal.errors import NodeActiveError
+from shoal.rpc import (
+    common_pb2,
+    internal_pb2,
+    internal_pb2_grpc,
+    locator_pb2,
+    locator_pb2_grpc,
+)
+from shoal.rpc.channels import describe_endpoints, make_channel, make_server
+from shoal.rpc.convert import server_to_pb
+
+from .conftest import WAIT, server, until
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class StandInRegistry:
+    """Locator + Registry as the node sees them; records what the node says."""
+
+    refuse: Exception | None = None
+    registrations: list[Any] = field(default_factory=list)
+    reports: list[Any] = field(default_factory=list)
+    unregistered: list[str] = field(default_factory=list)
+    internal: str = ""
+
+    # Locator
+    async def FindRegistry(self, request: Any, context: Any) -> Any:
+        return locator_pb2.FindRegistryReply(
+            instance_name="IceGrid", replica_name="Master", internal_endpoints=self.internal
+        )
+
+    # Registry
+    async def RegisterNode(self, request: Any, context: Any) -> Any:
+        if self.refuse is not None:
+            raise self.refuse
+        self.registrations.append(request)
+        return internal_pb2.RegisterNodeReply(
+            session_id="s-1", keepalive_seconds=1, session_timeout_seconds=3
+        )
+
+    async def Keepalive(self, request: Any, context: Any) -> Any:
+        return internal_pb2.KeepaliveReply()
+
+    async def ReportState(self, request: Any, context: Any) -> Any:
+        self.reports.extend(request.servers)
+        return internal_pb2.ReportStateReply()
+
+    async def UnregisterNode(self, request: Any, context: Any) -> Any:
+        self.unregistered.append(request.reason)
+        return internal_pb2.UnregisterNodeReply()
+
+
+def _servicer(base: type, registry: StandInRegistry, *names: str) -> Any:
+    """A generated servicer whose methods are the stand-in's."""
+    return type(f"StandIn{base.__name__}", (base,), {n: getattr(registry, n) for n in names})()
+
+
+def _locator(registry: StandInRegistry) -> Any:
+    return _servicer(locator_pb2_grpc.LocatorServicer, registry, "FindRegistry")
+
+
+def _registry(registry: StandInRegistry) -> Any:
+    names = ("RegisterNode", "Keepalive", "ReportState", "UnregisterNode")
+    return _servicer(internal_pb2_grpc.RegistryServicer, registry, *names)
+
+
+@dataclass
+class Grid:
+    site: Path
+    registry: StandInRegistry
+
+
+@pytest_asyncio.fixture
+async def grid(tmp_path: Path) -> AsyncIterator[Grid]:
+    registry = StandInRegistry()
+    client, client_bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
+    locator_pb2_grpc.add_LocatorServicer_to_server(_locator(registry), client)
+    internal, internal_bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
+    internal_pb2_grpc.add_RegistryServicer_to_server(_registry(registry), internal)
+    registry.internal = describe_endpoints(internal_bound)
+    await client.start()
+    await internal.start()
+    site = tmp_path / "site"
+    (site / "etc" / "grid").mkdir(parents=True)
+    (site / "etc" / "internal.cfg").write_text(
+        f"Ice.Default.Locator=IceGrid/Locator:{describe_endpoints(client_bound)}\n"
+    )
+    (site / "etc" / "node1.cfg").write_text(
+        "IceGrid.Node.Name=node1\nIceGrid.Node.Endpoints=tcp -h 127.0.0.1\n"
+        "IceGrid.Node.Data=var/node1\nIceGrid.Node.Output=var/log\n"
+    )
+    try:
+        yield Grid(site, registry)
+    finally:
+        await client.stop(None)
+        await internal.stop(None)
+
+
+@dataclass
+class Daemon:
+    process: asyncio.subprocess.Process
+    ready: asyncio.StreamReader
+
+    async def ready_line(self) -> str:
+        return (await asyncio.wait_for(self.ready.readline(), WAIT)).decode()
+
+    async def exit_code(self) -> int:
+        return await asyncio.wait_for(self.process.wait(), WAIT)
+
+
+@pytest_asyncio.fixture
+async def start_daemon() -> AsyncIterator[Any]:
+    started: list[Daemon] = []
+
+    async def start(site: Path, name: str = "node1") -> Daemon:
+        read_fd, write_fd = os.pipe()
+        err_fd = os.open(site / f"{name}.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "shoal.node.daemon", "--site", str(site), "--name", name,
+                "--ready-fd", str(write_fd),
+                pass_fds=(write_fd,), stdin=asyncio.subprocess.DEVNULL, stderr=err_fd,
+            )  # fmt: skip
+        finally:
+            os.close(write_fd)
+            os.close(err_fd)
+        reader = asyncio.StreamReader()
+        await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb")
+        )
+        daemon = Daemon(process, reader)
+        started.append(daemon)
+        return daemon
+
+    try:
+        yield start
+    finally:
+        for daemon in started:
+            if daemon.process.returncode is None:
+                daemon.process.kill()
+                await daemon.process.wait()
+
+
+@pytest.mark.asyncio
+async def test_a_node_registers_runs_servers_and_stops_cleanly(
+    grid: Grid, start_daemon: Any
+) -> None:
+    daemon = await start_daemon(grid.site)
+    line = await daemon.ready_line()
+    assert line == f"ready {daemon.process.pid}\n"
+    pidfile = grid.site / "var" / "node1" / "node1.pid"
+    assert pidfile.read_text().strip() == str(daemon.process.pid)
+    (registration,) = grid.registry.registrations
+    info = registration.info
+    assert (info.name, info.pid, info.os) == ("node1", daemon.process.pid, os.uname().sysname)
+    assert info.data_dir == str(grid.site / "var" / "node1")
+
+    # As the registry would: push the node's servers to the endpoints it registered.
+    channel = make_channel(info.endpoints.split(":")[0], max_message_bytes=1 << 24)
+    try:
+        stub = internal_pb2_grpc.NodeStub(channel)
+        always = server("Always-1", "--show", "env:SHOAL_CONFIG", activation=Activation.ALWAYS)
+        await stub.LoadServers(
+            internal_pb2.LoadServersRequest(servers=[server_to_pb(always)], complete=True)
+        )
+        await until(
+            lambda: any(r.state == common_pb2.ACTIVE for r in grid.registry.reports),
+            "Always-1 reported active",
+        )
+        active = next(r for r in grid.registry.reports if r.state == common_pb2.ACTIVE)
+        server_pid = active.pid
+        out = grid.site / "var" / "log" / "Always-1.out"
+        await until(lambda: out.exists() and "ready" in out.read_text(), "Always-1 output")
+        assert "servers/Always-1/config/config" in out.read_text()
+    finally:
+        await channel.close()
+
+    daemon.process.send_signal(signal.SIGTERM)
+    assert await daemon.exit_code() == 0
+    assert not pidfile.exists()
+    assert grid.registry.unregistered == ["SIGTERM"]
+    with pytest.raises(ProcessLookupError):  # stopped with its node, and reaped
+        os.kill(server_pid, 0)
+    assert grid.registry.reports[-1].state == common_pb2.INACTIVE
+
+
+@pytest.mark.asyncio
+async def test_a_name_held_by_a_live_node_is_a_start_error(grid: Grid, start_daemon: Any) -> None:
+    grid.registry.refuse = NodeActiveError(
+        "node node1 is active", node="node1", holder_host="hostA"
+    )
+    daemon = await start_daemon(grid.site)
+    line = await daemon.ready_line()
+    assert line.startswith("error node node1 is already active on hostA")
+    assert "\t" in line
+    assert await daemon.exit_code() == 1
+    assert not (grid.site / "var" / "node1" / "node1.pid").exists()
+
+
+@pytest.mark.asyncio
+async def test_a_missing_node_config_is_a_start_error_naming_the_file(
+    grid: Grid, start_daemon: Any
+) -> None:
+    daemon = await start_daemon(grid.site, "node7")
+    line = await daemon.ready_line()
+    assert line.startswith("error missing ") and "etc/node7.cfg" in line
+    assert await daemon.exit_code() == 1
+
+
+@pytest.mark.asyncio
+async def test_a_node_waits_for_its_registry_and_registers_when_it_appears(
+    tmp_path: Path, grid: Grid, start_daemon: Any
+) -> None:
+    """The registry answers with UNAVAILABLE first (the locator is a dead port): the node keeps
+    retrying and writes nothing until it is registered; SIGTERM then stops it cleanly."""
+    holder, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 20)
+    await holder.start()
+    await holder.stop(None)  # a port nobody answers on (it stays ours: nobody else binds it)
+    config = grid.site / "etc" / "internal.cfg"
+    config.write_text(f"Ice.Default.Locator=IceGrid/Locator:{describe_endpoints(bound)}\n")
+    daemon = await start_daemon(grid.site)
+    err = grid.site / "node1.err"
+    await until(lambda: err.exists() and "retrying" in err.read_text(), "a retry logged")
+    assert not grid.registry.registrations
+    daemon.process.send_signal(signal.SIGTERM)
+    assert await daemon.exit_code() == 0
+    assert await daemon.ready.read() == b""  # nothing was reported: not registered

@@ -1,0 +1,182 @@
+"""A supervisor with the real Activator: spawn, crash and restart, crash loop, stop, signal.
+
+Each test drives one server made of tests/servers/misbehave.py and waits on its state or its
+output (bounded), never on the clock.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from shoal.config.properties import load_file
+from shoal.descriptor.model import Activation
+from shoal.errors import BadSignalError, ServerDisabledError, ShoalError
+from shoal.node import lifecycle as lc
+from shoal.node.restart import RestartPolicy
+from shoal.node.supervisor import LoadResult
+from shoal.rpc import common_pb2
+
+from .conftest import NodeParts, clean_up, make_parts, output_has, server, until
+
+
+@pytest.mark.asyncio
+async def test_start_runs_the_server_with_its_config_and_output_captured(parts: NodeParts) -> None:
+    """A manual server: start waits for Active; the config file and output are where IceGrid
+    puts them, and SHOAL_CONFIG names the file."""
+    sup = parts.supervisor("Echo-1")
+    description = server(
+        "Echo-1",
+        "--show",
+        "env:SHOAL_CONFIG",
+        "--show",
+        "cwd",
+        properties=(("Echo.Greeting", "hello # world"), ("Echo.Dir", "${server.data}")),
+    )
+    assert sup.load(description) is LoadResult.ADDED
+    status = await sup.start()
+    assert status.state == common_pb2.ACTIVE and status.pid > 0
+    config = parts.settings.node_data / "servers" / "Echo-1" / "config" / "config"
+    data_dir = parts.settings.node_data / "servers" / "Echo-1" / "data"
+    text = await output_has(parts.root / "log" / "Echo-1.out", "ready")
+    assert f"env:SHOAL_CONFIG={config}" in text
+    assert f"cwd={data_dir}" in text
+    read = load_file(config).as_dict()
+    assert read["Echo.Greeting"] == "hello # world"
+    assert read["Echo.Dir"] == str(data_dir)
+    assert read["Ice.Admin.ServerId"] == "Echo-1"
+    assert read["Ice.Default.Locator"] == "IceGrid/Locator:tcp -p 4061"
+    assert [s.state for s in parts.published][-1] == common_pb2.ACTIVE
+
+
+@pytest.mark.asyncio
+async def test_an_always_server_that_crashes_is_restarted_with_a_new_pid(
+    parts: NodeParts,
+) -> None:
+    sup = parts.supervisor("Always-1")
+    sup.load(server("Always-1", activation=Activation.ALWAYS))
+    await until(lambda: sup.machine.state is lc.State.ACTIVE, "Always-1 active")
+    first = sup.machine.pid
+    assert first is not None
+    await output_has(parts.root / "log" / "Always-1.out", "ready")
+    sup.send_signal("SIGSEGV")
+    await until(
+        lambda: sup.machine.state is lc.State.ACTIVE and sup.machine.pid not in (None, first),
+        "Always-1 restarted",
+    )
+    assert sup.machine.restart_count == 1
+    assert sup.status().last_exit.signal == "SIGSEGV"
+    assert sup.status().last_exit.failure
+
+
+@pytest.mark.asyncio
+async def test_a_crash_loop_disables_the_server_with_its_reason(tmp_path: Path) -> None:
+    """exit 1 after a moment, again and again: disabled once over the crash loop limit."""
+    parts = make_parts(
+        tmp_path, policy=RestartPolicy(backoff_base=0.01, backoff_cap=0.02, crash_loop_limit=2)
+    )
+    try:
+        sup = parts.supervisor("Loop-1")
+        sup.load(server("Loop-1", "--exit", "1", "--after", "50"))
+        await sup.start()
+        # A manual server is not restarted: start it again after each exit.
+        for _ in range(2):
+            await until(lambda: not sup.running, "Loop-1 exited")
+            await sup.start()
+        await until(lambda: not sup.machine.enabled, "Loop-1 disabled")
+        status = sup.status()
+        assert status.disabled_by == common_pb2.ServerStatus.FAILURE
+        assert "crash loop" in sup.machine.disabled.reason  # type: ignore[union-attr]
+        with pytest.raises(ServerDisabledError):
+            await sup.start()
+    finally:
+        await clean_up(parts)
+
+
+@pytest.mark.asyncio
+async def test_an_always_server_failing_at_once_is_disabled(parts: NodeParts) -> None:
+    """An always server that fails before it is ready is disabled (IceGrid's rule), and start
+    says why."""
+    sup = parts.supervisor("Bad-1")
+    sup.load(server("Bad-1", exe="/nonexistent/server", activation=Activation.ALWAYS))
+    await until(lambda: not sup.machine.enabled, "Bad-1 disabled")
+    assert "/nonexistent/server" in (sup.machine.disabled.reason)  # type: ignore[union-attr]
+    with pytest.raises(ServerDisabledError):
+        await sup.start()
+
+
+@pytest.mark.asyncio
+@pytest.mark.slow
+async def test_stop_sends_term_then_kill_after_the_deactivation_timeout(
+    parts: NodeParts,
+) -> None:
+    sup = parts.supervisor("Stubborn-1")
+    sup.load(server("Stubborn-1", "--ignore-term", deactivation_timeout=1))
+    await sup.start()
+    await output_has(parts.root / "log" / "Stubborn-1.out", "ready")
+    status = await sup.stop()
+    assert status.state == common_pb2.INACTIVE
+    assert status.last_exit.signal == "SIGKILL"
+    reasons = [h.reason for h in status.history]
+    assert any("SIGKILL sent" in r for r in reasons)
+
+
+@pytest.mark.asyncio
+async def test_stop_waits_for_the_exit_and_an_always_server_comes_back(
+    parts: NodeParts,
+) -> None:
+    sup = parts.supervisor("Always-2")
+    sup.load(server("Always-2", activation=Activation.ALWAYS))
+    await until(lambda: sup.machine.state is lc.State.ACTIVE, "Always-2 active")
+    first = sup.machine.pid
+    await output_has(parts.root / "log" / "Always-2.out", "ready")
+    status = await sup.stop()
+    assert status.last_exit.signal == "SIGTERM"
+    await until(lambda: sup.machine.pid not in (None, first), "Always-2 restarted after stop")
+    status = await sup.stop(keep_down=True)
+    assert status.state == common_pb2.INACTIVE
+
+
+@pytest.mark.asyncio
+async def test_signal_reaches_the_server_and_bad_signals_are_refused(parts: NodeParts) -> None:
+    sup = parts.supervisor("Sig-1")
+    sup.load(server("Sig-1"))
+    with pytest.raises(ShoalError, match="not running"):
+        sup.send_signal("SIGUSR1")
+    with pytest.raises(BadSignalError):
+        sup.send_signal("SIGFOO")
+    await sup.start()
+    await output_has(parts.root / "log" / "Sig-1.out", "ready")
+    assert sup.send_signal("USR1") == signal.SIGUSR1
+    await until(lambda: not sup.running, "Sig-1 killed by SIGUSR1")
+    assert sup.status().last_exit.signal == "SIGUSR1"
+
+
+@pytest.mark.asyncio
+async def test_an_unchanged_description_keeps_the_process(parts: NodeParts) -> None:
+    sup = parts.supervisor("Keep-1")
+    description = server("Keep-1", activation=Activation.ALWAYS)
+    sup.load(description)
+    await until(lambda: sup.machine.state is lc.State.ACTIVE, "Keep-1 active")
+    pid = sup.machine.pid
+    assert sup.load(description) is LoadResult.UNCHANGED
+    assert sup.machine.pid == pid
+    changed = server("Keep-1", "--show", "pid", activation=Activation.ALWAYS)
+    assert sup.load(changed) is LoadResult.RESTARTED
+    await until(
+        lambda: sup.machine.state is lc.State.ACTIVE and sup.machine.pid != pid, "Keep-1 reloaded"
+    )
+
+
+@pytest.mark.asyncio
+async def test_destroy_stops_the_server_and_forgets_it(parts: NodeParts) -> None:
+    sup = parts.supervisor("Gone-1")
+    sup.load(server("Gone-1"))
+    await sup.start()
+    pid = sup.machine.pid
+    assert pid is not None
+    await sup.destroy()
+    assert sup.status().state == common_pb2.DESTROYED
+    assert pid not in parts.activator.running
