@@ -1,4 +1,5 @@
-"""`shoal admin`: the operator's commands. Offline ones so far: check and diff."""
+"""`shoal admin`: the operator's command group; check and diff here, each other command in its
+own module (start, stop, status, deploy, diagnostics, ice)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from pathlib import Path
 
 import click
 
+from shoal.cli.console import ice
 from shoal.cli.context import CliContext
+from shoal.cli.deploy import deploy
 from shoal.cli.descriptors import load_application, split_words
+from shoal.cli.diagnostics import diagnostics
 from shoal.cli.render import print_application, print_diff
+from shoal.cli.start import restart, start
+from shoal.cli.status import status, waitup
+from shoal.cli.stop import stop, waitdown
 from shoal.config.site import Site
 from shoal.descriptor.diff import diff_applications
 from shoal.errors import ShoalError
@@ -16,7 +23,7 @@ from shoal.errors import ShoalError
 
 @click.group()
 def admin() -> None:
-    """Administer the grid: check and compare descriptors (start, deploy and stop follow)."""
+    """Administer the grid: start, deploy, stop, status, diagnostics, the ice console."""
 
 
 def _site_if_any(context: CliContext) -> Site | None:
@@ -58,3 +65,14 @@ def diff(context: CliContext, old: Path, new: Path, words: tuple[str, ...]) -> N
     before = load_application(old_request, site)
     after = load_application(new_request, site)
     print_diff(diff_applications(before, after))
+
+
+admin.add_command(start)
+admin.add_command(restart)
+admin.add_command(stop)
+admin.add_command(waitdown)
+admin.add_command(status)
+admin.add_command(waitup)
+admin.add_command(deploy)
+admin.add_command(diagnostics)
+admin.add_command(ice)

@@ -18,6 +18,7 @@ from shoal.cli.admin import admin
 from shoal.cli.context import CliContext
 from shoal.cli.exits import EXIT_USAGE, exit_code_for
 from shoal.cli.init import init
+from shoal.cli.node import node
 from shoal.errors import ShoalError
 
 
@@ -43,6 +44,7 @@ def shoal(ctx: click.Context, debug: bool) -> None:
 
 shoal.add_command(init)
 shoal.add_command(admin)
+shoal.add_command(node)
 
 
 def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None) -> int:

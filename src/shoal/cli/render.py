@@ -25,7 +25,7 @@ def _adapter_line(adapter: Adapter) -> str:
     return ", ".join(parts)
 
 
-def _server_lines(server: ServerDescription) -> list[str]:
+def server_lines(server: ServerDescription) -> list[str]:
     lines = [f"exe         {server.exe}"]
     if server.options:
         lines.append(f"options     {shlex.join(server.options)}")
@@ -58,7 +58,7 @@ def print_application(application: Application, source: Path) -> None:
             out.print("  (no servers)")
         for server in node.servers:
             out.print(f"  [cyan]{escape(server.id)}[/cyan]  activation={server.activation.value}")
-            for line in _server_lines(server):
+            for line in server_lines(server):
                 out.print(f"    {escape(line)}")
     for group in application.replica_groups:
         out.print(

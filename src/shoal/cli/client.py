@@ -1,0 +1,319 @@
+"""The admin client: one async core over the registry's Admin service, a thin sync wrapper.
+
+The registry is found as icegridadmin finds it: etc/internal.cfg's Ice.Default.Locator (its
+client endpoint) and Ice.MessageSizeMax. Every failed call surfaces as a ShoalError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc.aio
+
+from shoal.config.endpoints import Endpoint, format_endpoints
+from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties, load_files
+from shoal.config.site import Site
+from shoal.errors import ConfigError, SiteError
+from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc.channels import TlsConfig, make_channel, message_size_max_bytes
+from shoal.rpc.errors import Peer, translate_errors
+
+__all__ = ["AdminApi", "AdminClient", "RegistryTarget", "ping_node_directly"]
+
+T = TypeVar("T")
+
+#: Deadline of quick questions (ping, state, list); long operations (deploy, start) have none.
+QUICK_CALL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RegistryTarget:
+    """Where the registry's Admin service is and how to talk to it."""
+
+    endpoint: Endpoint
+    max_message_bytes: int
+    tls: TlsConfig | None = None
+
+    @property
+    def address(self) -> str:
+        return format_endpoints((self.endpoint,))
+
+    @classmethod
+    def from_properties(cls, properties: Properties, source: str) -> RegistryTarget:
+        proxy = properties.get_proxy("Ice.Default.Locator")
+        if proxy is None or not proxy.endpoints:
+            raise ConfigError(
+                "Ice.Default.Locator is not set (or has no endpoint)",
+                file=source,
+                hint="set it to the registry: IceGrid/Locator:tcp -h 127.0.0.1 -p 4061",
+            )
+        kb = properties.get_size_kb("Ice.MessageSizeMax", DEFAULT_MESSAGE_SIZE_MAX_KB)
+        return cls(
+            endpoint=proxy.endpoints[0],
+            max_message_bytes=message_size_max_bytes(kb),
+            tls=TlsConfig.from_properties(properties.as_dict()),
+        )
+
+    @classmethod
+    def for_site(cls, site: Site, environ: Mapping[str, str] | None = None) -> RegistryTarget:
+        """From etc/internal.cfg, as icegridadmin's `--Ice.Config=etc/internal.cfg`."""
+        path = site.internal_config
+        if not path.is_file():
+            raise SiteError(
+                f"missing {path}: the admin tools read the registry's address from it",
+                hint=f"re-create the site's etc/ with `shoal init`, or copy internal.cfg into "
+                f"{site.etc}",
+            )
+        environment = dict(os.environ if environ is None else environ)
+        environment.setdefault("SHOAL_HOME", str(site.prefix))
+        return cls.from_properties(load_files([path], environ=environment), str(path))
+
+
+class AdminApi:
+    """The async core: one method per Admin RPC; open lazily inside the running loop."""
+
+    def __init__(self, target: RegistryTarget) -> None:
+        self.target = target
+        self.peer = Peer.registry(target.address)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+
+    def _admin(self) -> Any:
+        if self._stub is None:
+            self._channel = make_channel(
+                self.target.endpoint,
+                max_message_bytes=self.target.max_message_bytes,
+                tls=self.target.tls,
+            )
+            self._stub = admin_pb2_grpc.AdminStub(self._channel)  # type: ignore[no-untyped-call]
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+        self._channel = None
+        self._stub = None
+
+    async def _call(
+        self, method: str, request: Any, deadline: float | None, *, wait: bool = False
+    ) -> Any:
+        # `deadline`: gRPC's per-call limit in seconds (None: none). `wait`: gRPC's
+        # wait_for_ready, i.e. wait (event-driven) for the registry to start listening.
+        with translate_errors(self.peer):
+            call = getattr(self._admin(), method)
+            return await call(request, timeout=deadline, wait_for_ready=wait or None)
+
+    # -- applications
+    async def deploy(self, request: admin_pb2.DeployRequest) -> admin_pb2.DeployReply:
+        reply: admin_pb2.DeployReply = await self._call("Deploy", request, None)
+        return reply
+
+    async def application_list(self) -> list[admin_pb2.ApplicationSummary]:
+        request = admin_pb2.ApplicationListRequest()
+        reply = await self._call("ApplicationList", request, QUICK_CALL_SECONDS)
+        return list(reply.applications)
+
+    async def application_describe(self, name: str) -> admin_pb2.ApplicationDescribeReply:
+        request = admin_pb2.ApplicationDescribeRequest(application=name)
+        reply: admin_pb2.ApplicationDescribeReply = await self._call(
+            "ApplicationDescribe", request, QUICK_CALL_SECONDS
+        )
+        return reply
+
+    async def application_diff(
+        self, request: admin_pb2.ApplicationDiffRequest
+    ) -> admin_pb2.ApplicationDiffReply:
+        reply: admin_pb2.ApplicationDiffReply = await self._call("ApplicationDiff", request, None)
+        return reply
+
+    async def application_remove(self, name: str) -> list[str]:
+        request = admin_pb2.ApplicationRemoveRequest(application=name)
+        reply = await self._call("ApplicationRemove", request, None)
+        return list(reply.removed)
+
+    # -- servers
+    async def server_list(self, application: str = "", node: str = "") -> list[Any]:
+        request = admin_pb2.ServerListRequest(application=application, node=node)
+        reply = await self._call("ServerList", request, QUICK_CALL_SECONDS)
+        return list(reply.servers)
+
+    async def server_describe(self, server_id: str) -> admin_pb2.ServerDescribeReply:
+        request = admin_pb2.ServerDescribeRequest(server_id=server_id)
+        reply: admin_pb2.ServerDescribeReply = await self._call(
+            "ServerDescribe", request, QUICK_CALL_SECONDS
+        )
+        return reply
+
+    async def server_state(self, server_id: str) -> common_pb2.ServerStatus:
+        request = admin_pb2.ServerStateRequest(server_id=server_id)
+        reply = await self._call("ServerState", request, QUICK_CALL_SECONDS)
+        status: common_pb2.ServerStatus = reply.status
+        return status
+
+    async def server_start(self, server_id: str) -> common_pb2.ServerStatus:
+        reply = await self._call(
+            "ServerStart", admin_pb2.ServerStartRequest(server_id=server_id), None
+        )
+        status: common_pb2.ServerStatus = reply.status
+        return status
+
+    async def server_stop(self, server_id: str) -> common_pb2.ServerStatus:
+        reply = await self._call(
+            "ServerStop", admin_pb2.ServerStopRequest(server_id=server_id), None
+        )
+        status: common_pb2.ServerStatus = reply.status
+        return status
+
+    async def server_enable(self, server_id: str, enable: bool = True) -> common_pb2.ServerStatus:
+        if enable:
+            request: Any = admin_pb2.ServerEnableRequest(server_id=server_id)
+            reply = await self._call("ServerEnable", request, QUICK_CALL_SECONDS)
+        else:
+            request = admin_pb2.ServerDisableRequest(server_id=server_id)
+            reply = await self._call("ServerDisable", request, QUICK_CALL_SECONDS)
+        status: common_pb2.ServerStatus = reply.status
+        return status
+
+    async def server_signal(self, server_id: str, signal: str) -> None:
+        request = admin_pb2.ServerSignalRequest(server_id=server_id, signal=signal)
+        await self._call("ServerSignal", request, QUICK_CALL_SECONDS)
+
+    async def server_properties(self, server_id: str) -> list[tuple[str, str]]:
+        request = admin_pb2.ServerPropertiesRequest(server_id=server_id)
+        reply = await self._call("ServerProperties", request, QUICK_CALL_SECONDS)
+        return [(p.name, p.value) for p in reply.properties]
+
+    async def server_output(
+        self, server_id: str, *, stderr: bool, tail_lines: int, follow: bool
+    ) -> AsyncIterator[bytes]:
+        """The server's output as it arrives (chunks of bytes)."""
+        request = admin_pb2.ServerOutputRequest(
+            server_id=server_id,
+            stream=common_pb2.STDERR if stderr else common_pb2.STDOUT,
+            tail_lines=tail_lines,
+            follow=follow,
+        )
+        with translate_errors(self.peer):
+            async for reply in self._admin().ServerOutput(request):
+                yield bytes(reply.chunk.data)
+
+    async def watch_servers(
+        self, request: admin_pb2.WatchServersRequest | None = None
+    ) -> AsyncIterator[admin_pb2.WatchServersReply]:
+        """A snapshot, then every change, until the caller stops iterating."""
+        call = self._admin().WatchServers(request or admin_pb2.WatchServersRequest())
+        try:
+            with translate_errors(self.peer):
+                async for reply in call:
+                    yield reply
+        finally:
+            call.cancel()
+
+    # -- nodes
+    async def node_list(self) -> list[common_pb2.NodeStatus]:
+        reply = await self._call("NodeList", admin_pb2.NodeListRequest(), QUICK_CALL_SECONDS)
+        return list(reply.nodes)
+
+    async def node_describe(self, node: str) -> common_pb2.NodeStatus:
+        request = admin_pb2.NodeDescribeRequest(node=node)
+        reply = await self._call("NodeDescribe", request, QUICK_CALL_SECONDS)
+        status: common_pb2.NodeStatus = reply.status
+        return status
+
+    async def node_ping(self, node: str) -> float:
+        reply = await self._call(
+            "NodePing", admin_pb2.NodePingRequest(node=node), QUICK_CALL_SECONDS
+        )
+        return float(reply.round_trip_seconds)
+
+    async def node_load(self, node: str) -> common_pb2.LoadInfo:
+        reply = await self._call(
+            "NodeLoad", admin_pb2.NodeLoadRequest(node=node), QUICK_CALL_SECONDS
+        )
+        load: common_pb2.LoadInfo = reply.load
+        return load
+
+    async def node_shutdown(self, node: str) -> None:
+        await self._call("NodeShutdown", admin_pb2.NodeShutdownRequest(node=node), None)
+
+    # -- registry and grid
+    async def registry_list(self) -> list[admin_pb2.RegistryInfo]:
+        request = admin_pb2.RegistryListRequest()
+        reply = await self._call("RegistryList", request, QUICK_CALL_SECONDS)
+        return list(reply.registries)
+
+    async def registry_ping(
+        self, name: str = "", deadline: float | None = QUICK_CALL_SECONDS, *, wait: bool = False
+    ) -> admin_pb2.RegistryInfo:
+        request = admin_pb2.RegistryPingRequest(name=name)
+        reply = await self._call("RegistryPing", request, deadline, wait=wait)
+        info: admin_pb2.RegistryInfo = reply.registry
+        return info
+
+    async def registry_shutdown(self, name: str = "") -> None:
+        request = admin_pb2.RegistryShutdownRequest(name=name)
+        await self._call("RegistryShutdown", request, QUICK_CALL_SECONDS)
+
+    async def diagnostics(self) -> admin_pb2.DiagnosticsReply:
+        request = admin_pb2.DiagnosticsRequest()
+        reply: admin_pb2.DiagnosticsReply = await self._call(
+            "Diagnostics", request, QUICK_CALL_SECONDS
+        )
+        return reply
+
+    async def shutdown_grid(self) -> admin_pb2.ShutdownGridReply:
+        request = admin_pb2.ShutdownGridRequest()
+        reply: admin_pb2.ShutdownGridReply = await self._call("ShutdownGrid", request, None)
+        return reply
+
+
+class AdminClient:
+    """The sync wrapper click commands use: `client.run(client.api.server_state("x"))`.
+
+    It owns one event loop for its life, so the channel is made once and reused.
+    """
+
+    def __init__(self, target: RegistryTarget) -> None:
+        self.target = target
+        self.api = AdminApi(target)
+        self._runner = asyncio.Runner()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(work)
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self.api.close())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+async def ping_node_directly(
+    endpoint: Endpoint, name: str, target: RegistryTarget
+) -> internal_pb2.PingReply:
+    """Node.Ping at a node's own endpoint (needs a fixed port), bypassing the registry."""
+    channel = make_channel(endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls)
+    try:
+        with translate_errors(Peer.node(name, format_endpoints((endpoint,)))):
+            reply: internal_pb2.PingReply = await internal_pb2_grpc.NodeStub(channel).Ping(  # type: ignore[no-untyped-call]
+                internal_pb2.PingRequest(), timeout=QUICK_CALL_SECONDS
+            )
+            return reply
+    finally:
+        await channel.close()

@@ -1,0 +1,108 @@
+"""How `shoal admin ice` prints answers, in icegridadmin's words (Parser.cpp, Ice 3.7)."""
+
+from __future__ import annotations
+
+from shoal.cli.readiness import state_name
+from shoal.cli.render import server_lines
+from shoal.rpc import admin_pb2, common_pb2
+from shoal.rpc.convert import server_from_pb
+
+
+def server_state_line(status: common_pb2.ServerStatus) -> str:
+    """`active (pid = 123, enabled)`, `inactive (disabled)`, as `server state` prints."""
+    enabled = "enabled" if status.enabled else "disabled"
+    name = state_name(status.state)
+    if status.state in (common_pb2.ACTIVE, common_pb2.ACTIVATION_TIMED_OUT):
+        return f"{name} (pid = {status.pid}, {enabled})"
+    return f"{name} ({enabled})"
+
+
+def node_describe_lines(status: common_pb2.NodeStatus) -> list[str]:
+    info = status.info
+    return [
+        f"node `{info.name}'",
+        "{",
+        f"    operating system = `{info.os}'",
+        f"    host name = `{info.hostname}'",
+        f"    release = `{info.release}'",
+        f"    version = `{info.version}'",
+        f"    machine type = `{info.machine}'",
+        f"    number of threads = `{info.cpus}'",
+        f"    state = `{'up' if status.up else 'down'}'",
+        f"    endpoints = `{info.endpoints}'",
+        "}",
+    ]
+
+
+def load_line(load: common_pb2.LoadInfo) -> str:
+    return f"load average (1/5/15): {load.avg1:g} / {load.avg5:g} / {load.avg15:g}"
+
+
+def registry_describe_lines(info: admin_pb2.RegistryInfo) -> list[str]:
+    return [
+        f"registry `{info.name}'",
+        "{",
+        f"    host name = `{info.hostname}'",
+        f"    client endpoints = `{info.client_endpoints}'",
+        f"    internal endpoints = `{info.internal_endpoints}'",
+        f"    version = `{info.version}'",
+        f"    pid = `{info.pid}'",
+        "}",
+    ]
+
+
+def server_describe_lines(reply: admin_pb2.ServerDescribeReply) -> list[str]:
+    server = server_from_pb(reply.description)
+    lines = [
+        f"server `{server.id}'",
+        "{",
+        f"    application = `{server.application}'",
+        f"    node = `{server.node}'",
+        f"    activation = `{server.activation.value}'",
+        f"    state = `{server_state_line(reply.status)}'",
+    ]
+    lines += [f"    {line}" for line in server_lines(server)]
+    lines.append("}")
+    return lines
+
+
+def application_summary_lines(summary: admin_pb2.ApplicationSummary) -> list[str]:
+    deployed = summary.deployed_at.ToDatetime().isoformat(timespec="seconds") + "Z"
+    return [
+        f"application `{summary.name}'",
+        "{",
+        f"    revision = `{summary.revision}'",
+        f"    deployed = `{deployed}' from `{summary.source_name}'",
+        f"    targets = `{' '.join(summary.targets)}'",
+        f"    servers = `{summary.server_count}' on nodes `{' '.join(summary.nodes)}'",
+        "}",
+    ]
+
+
+def diff_lines(reply: admin_pb2.ApplicationDiffReply) -> list[str]:
+    head = f"application `{reply.application}'" + ("" if reply.exists else " (not deployed)")
+    lines = [
+        f"{head}: {len(reply.added)} added, {len(reply.removed)} removed, "
+        f"{len(reply.changed)} changed, {len(reply.unchanged)} unchanged"
+    ]
+    lines += [f"  added      {s}" for s in reply.added]
+    lines += [f"  removed    {s}" for s in reply.removed]
+    for changed in reply.changed:
+        verb = "restart" if changed.running else "changed"
+        lines.append(f"  {verb}    {changed.server_id} ({', '.join(changed.changed_fields)})")
+    lines += [f"  unchanged  {s}" for s in reply.unchanged]
+    return lines
+
+
+def deploy_lines(reply: admin_pb2.DeployReply) -> list[str]:
+    lines = [
+        f"application `{reply.application}' revision {reply.revision}: "
+        f"{len(reply.added)} added, {len(reply.removed)} removed, "
+        f"{len(reply.restarted)} restarted, {len(reply.unchanged)} unchanged"
+    ]
+    lines += [f"  added      {s}" for s in reply.added]
+    lines += [f"  removed    {s}" for s in reply.removed]
+    lines += [
+        f"  restarted  {c.server_id} ({', '.join(c.changed_fields)})" for c in reply.restarted
+    ]
+    return lines

@@ -1,0 +1,86 @@
+"""`shoal admin deploy`: validate a descriptor here, send it (Admin.Deploy), print the changes."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+
+from shoal.cli.context import CliContext
+from shoal.cli.descriptors import DeployRequest, reserved_variables, split_words
+from shoal.cli.grid import Grid
+from shoal.cli.render import console
+from shoal.config.site import Site
+from shoal.descriptor.expand import expand
+from shoal.descriptor.model import Application
+from shoal.descriptor.parser import parse_file
+from shoal.descriptor.writer import write_descriptor
+from shoal.errors import DescriptorError, Problem
+from shoal.rpc import admin_pb2
+
+__all__ = ["build_request", "deploy", "print_deploy_reply"]
+
+
+def build_request(
+    words: DeployRequest,
+    site: Site | None,
+    mode: admin_pb2.DeployRequest.Mode = admin_pb2.DeployRequest.ADD_OR_UPDATE,
+) -> tuple[admin_pb2.DeployRequest, Application]:
+    """Parse and expand (an invalid descriptor raises DescriptorError: nothing is sent), then
+    the canonical XML with includes inlined and targets applied, as Admin.Deploy takes it."""
+    written = parse_file(words.descriptor, targets=words.targets)
+    application = expand(
+        written,
+        targets=words.targets,
+        variables=words.variables,
+        reserved=reserved_variables(site),
+    )
+    try:
+        xml = write_descriptor(written)
+    except ValueError as exc:
+        raise DescriptorError([Problem(str(words.descriptor), 0, str(exc))]) from exc
+    request = admin_pb2.DeployRequest(
+        descriptor_xml=xml,
+        source_name=str(words.descriptor),
+        targets=list(words.targets),
+        variables=dict(words.variables),
+        mode=mode,
+    )
+    return request, application
+
+
+def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
+    """One summary line, then one line per server that changed (unchanged ones counted)."""
+    out = console()
+    verb = "created" if reply.created else "updated"
+    out.print(
+        f"application {escape(reply.application)} {verb} (revision {reply.revision}): "
+        f"{len(reply.added)} added, {len(reply.removed)} removed, "
+        f"{len(reply.restarted)} restarted, {len(reply.unchanged)} unchanged"
+    )
+    for server_id in reply.added:
+        out.print(f"  [green]added[/green]      {escape(server_id)}")
+    for server_id in reply.removed:
+        out.print(f"  [red]removed[/red]    {escape(server_id)}")
+    for changed in reply.restarted:
+        fields = ", ".join(changed.changed_fields) or "description"
+        verb = "restarted" if changed.running else "reloaded "
+        out.print(f"  [yellow]{verb}[/yellow]  {escape(changed.server_id)} ({escape(fields)})")
+    for server_id in reply.unchanged:
+        out.print(f"  unchanged  {escape(server_id)}")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1)
+@click.pass_obj
+def deploy(context: CliContext, words: tuple[str, ...]) -> None:
+    """Deploy a descriptor to the running grid: only servers whose description changed restart.
+
+    \b
+    WORDS: [DESCRIPTOR] [TARGET...] [NAME=VALUE...]
+    Without DESCRIPTOR, the site's etc/grid/default.xml is deployed.
+    """
+    grid = Grid.load(context)
+    request, _ = build_request(split_words(words, lambda: grid.site.default_descriptor), grid.site)
+    with grid.client() as client:
+        reply = client.run(client.api.deploy(request))
+    print_deploy_reply(reply)

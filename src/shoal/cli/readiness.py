@@ -1,0 +1,180 @@
+"""Waiting for a grid to come up: which `always` servers are active, failed or pending.
+
+`Readiness` is pure (fed WatchServers events, no I/O); `watch_until_ready` is its async shell.
+A server counts once its node is up; servers on nodes not started yet are `pending`, not failed.
+A server seen failing during the wait is not ready while merely active again (a crash loop
+passes through ACTIVE): it settles when disabled, else it is reported when time runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from shoal.cli.client import AdminApi
+from shoal.rpc import admin_pb2, common_pb2
+
+ACTIVE = common_pb2.ACTIVE
+ACTIVATION_TIMED_OUT = common_pb2.ACTIVATION_TIMED_OUT
+STATE_NAMES: dict[int, str] = {
+    common_pb2.INACTIVE: "inactive",
+    common_pb2.ACTIVATING: "activating",
+    common_pb2.ACTIVATION_TIMED_OUT: "activation timed out",
+    common_pb2.ACTIVE: "active",
+    common_pb2.DEACTIVATING: "deactivating",
+    common_pb2.DESTROYING: "destroying",
+    common_pb2.DESTROYED: "destroyed",
+}
+
+
+def state_name(state: int) -> str:
+    return STATE_NAMES.get(state, f"state {state}")
+
+
+def failure_reason(status: common_pb2.ServerStatus) -> str | None:
+    """Why an `always` server will not become active without help, or None if it still may."""
+    last = status.last_exit.description if status.HasField("last_exit") else ""
+    tail = f"; last exit: {last}" if last else ""
+    if not status.enabled:
+        if status.disabled_by == common_pb2.ServerStatus.FAILURE:
+            return f"disabled after failing{tail}"
+        return f"disabled by a user{tail}"
+    if status.state == ACTIVATION_TIMED_OUT:
+        return f"activation timed out{tail}"
+    return None
+
+
+@dataclass
+class Readiness:
+    """The servers a start waits for. `application` filters (empty: all applications)."""
+
+    application: str = ""
+    servers: dict[str, common_pb2.ServerStatus] = field(default_factory=dict)
+    nodes_up: set[str] = field(default_factory=set)
+    snapshot_seen: bool = False
+    #: Servers seen exiting with a failure during the wait.
+    flapped: set[str] = field(default_factory=set)
+
+    def feed(self, reply: admin_pb2.WatchServersReply) -> None:
+        event = reply.WhichOneof("event")
+        if event == "snapshot":
+            self.servers = {s.server_id: s for s in reply.snapshot.servers if self._ours(s)}
+            self.snapshot_seen = True
+        elif event == "changed":
+            status = reply.changed
+            if self._ours(status):
+                before = self.servers.get(status.server_id)
+                if _new_failure(before, status):
+                    self.flapped.add(status.server_id)
+                self.servers[status.server_id] = status
+        elif event == "removed":
+            self.servers.pop(reply.removed, None)
+        elif event == "node":
+            self.set_node(reply.node)
+
+    def set_node(self, node: common_pb2.NodeStatus) -> None:
+        if node.up:
+            self.nodes_up.add(node.info.name)
+        else:
+            self.nodes_up.discard(node.info.name)
+
+    def set_nodes(self, nodes: Iterable[common_pb2.NodeStatus]) -> None:
+        for node in nodes:
+            self.set_node(node)
+
+    def _ours(self, status: common_pb2.ServerStatus) -> bool:
+        return not self.application or status.application == self.application
+
+    def _always(self) -> list[common_pb2.ServerStatus]:
+        return sorted(
+            (s for s in self.servers.values() if s.activation == "always"),
+            key=lambda s: s.server_id,
+        )
+
+    @property
+    def active(self) -> list[common_pb2.ServerStatus]:
+        return [
+            s
+            for s in self._always()
+            if s.state == ACTIVE and s.node in self.nodes_up and s.server_id not in self.flapped
+        ]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        found = {}
+        for status in self._always():
+            reason = failure_reason(status)
+            if reason is not None and status.node in self.nodes_up:
+                found[status.server_id] = reason
+        return found
+
+    @property
+    def waiting(self) -> list[common_pb2.ServerStatus]:
+        """On an up node, neither active nor failed (yet)."""
+        failed = self.failed
+        return [
+            s
+            for s in self._always()
+            if s.node in self.nodes_up
+            and s.server_id not in failed
+            and (s.state != ACTIVE or s.server_id in self.flapped)
+        ]
+
+    @property
+    def unstable(self) -> dict[str, str]:
+        """Servers that failed during the wait and are neither disabled nor trusted yet."""
+        failed = self.failed
+        found = {}
+        for status in self._always():
+            if status.server_id in self.flapped and status.server_id not in failed:
+                last = status.last_exit.description or "a failure"
+                found[status.server_id] = (
+                    f"failing and restarting ({status.restart_count} restart(s)); last exit: {last}"
+                )
+        return found
+
+    def failures(self, settled: bool) -> dict[str, str]:
+        """What to report as failed: disabled servers, and when time ran out, crash loops."""
+        return {**self.failed, **({} if settled else self.unstable)}
+
+    @property
+    def pending_nodes(self) -> dict[str, list[str]]:
+        """Nodes not up, with the `always` servers that wait for them."""
+        pending: dict[str, list[str]] = {}
+        for status in self._always():
+            if status.node not in self.nodes_up:
+                pending.setdefault(status.node, []).append(status.server_id)
+        return pending
+
+    @property
+    def settled(self) -> bool:
+        """Every server on an up node is active or failed (needs the first snapshot)."""
+        return self.snapshot_seen and not self.waiting
+
+
+def _new_failure(before: common_pb2.ServerStatus | None, after: common_pb2.ServerStatus) -> bool:
+    if not after.HasField("last_exit") or not after.last_exit.failure:
+        return False
+    return before is None or before.last_exit != after.last_exit
+
+
+async def watch_until_ready(
+    api: AdminApi,
+    readiness: Readiness,
+    seconds: float | None,
+    on_change: Callable[[Readiness], None],
+) -> bool:
+    """Feed `readiness` from WatchServers until settled; False if `seconds` ran out first."""
+    readiness.set_nodes(await api.node_list())
+    request = admin_pb2.WatchServersRequest(application=readiness.application)
+    try:
+        async with asyncio.timeout(seconds):
+            async for reply in api.watch_servers(request):
+                readiness.feed(reply)
+                on_change(readiness)
+                if readiness.settled:
+                    return True
+    except TimeoutError:
+        return False
+    return readiness.settled

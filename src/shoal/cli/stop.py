@@ -1,0 +1,115 @@
+"""`shoal admin stop` and `waitdown`: ShutdownGrid, then wait for the master's pid to exit.
+
+Stopping a grid that is not running prints so and exits 0 (LSB; OMERO's non-zero is a known
+weakness): `restart` and init scripts need no special case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import click
+
+from shoal.cli.client import AdminApi
+from shoal.cli.context import CliContext
+from shoal.cli.daemon import wait_for_exit
+from shoal.cli.grid import Deadline, Grid, local_pid, registry_info, relative
+from shoal.errors import ShoalError, TimedOutError, UnreachableError
+
+DEFAULT_WAIT_SECONDS = 300.0
+
+
+def _wait_gone(grid: Grid, pid: int, deadline: Deadline, wait: float | None) -> None:
+    if not wait_for_exit(pid, deadline.left()):
+        raise TimedOutError(
+            f"the master node (pid {pid}) is still running after {wait:g} s",
+            f"see {relative(grid.site, grid.master.stderr)}; a server may ignore SIGTERM "
+            f"(`shoal admin status`), or `kill {pid}` it",
+        )
+
+
+def stop_grid(grid: Grid, wait: float | None) -> bool:
+    """Stop the grid and wait until the master has exited; False if it was not running."""
+    deadline = Deadline(wait)
+    with grid.client() as client:
+        info = registry_info(client)
+        pid = grid.master_pid() or local_pid(info)
+        if info is None and pid is None:
+            click.echo("the grid is not running")
+            return False
+        if info is None:
+            assert pid is not None
+            click.echo(
+                f"the registry does not answer at {grid.target.address}; "
+                f"sending SIGTERM to the master node (pid {pid})"
+            )
+            os.kill(pid, signal.SIGTERM)
+        else:
+            try:
+                reply = client.run(client.api.shutdown_grid())
+            except UnreachableError:
+                reply = None  # it went down while answering: the pid wait below decides
+            if reply is not None:
+                pid = reply.registry_pid or pid
+                stopped = ", ".join(reply.nodes_stopped) or "none"
+                click.echo(
+                    f"stopping the grid: {reply.servers_stopped} server(s) stopped; "
+                    f"nodes stopped: {stopped}"
+                )
+                if reply.nodes_unreachable:
+                    click.echo(
+                        "  unreachable nodes (their servers may still run): "
+                        + ", ".join(reply.nodes_unreachable),
+                        err=True,
+                    )
+    if pid:
+        _wait_gone(grid, pid, deadline, wait)
+    click.echo("the grid is stopped")
+    return True
+
+
+_WAIT_HELP = "Seconds to wait for the master to exit (default 300)."
+
+
+@click.command()
+@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, help=_WAIT_HELP)
+@click.pass_obj
+def stop(context: CliContext, wait: float) -> None:
+    """Stop every server and node of the grid, then the master; wait until it has exited."""
+    stop_grid(Grid.load(context), wait)
+
+
+@click.command()
+@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT_SECONDS, help=_WAIT_HELP)
+@click.pass_obj
+def waitdown(context: CliContext, wait: float) -> None:
+    """Wait until the master node (and so the registry) has exited."""
+    grid = Grid.load(context)
+    pid = grid.master_pid()
+    if pid is None:
+        with grid.client() as client:
+            info = registry_info(client)
+            pid = local_pid(info)
+            # A registry on another host: its WatchServers stream ends when it goes down.
+            remote = info is not None and pid is None
+            if remote and not client.run(_stream_ends(client.api, wait)):
+                raise TimedOutError(
+                    f"the registry at {grid.target.address} still answers after {wait:g} s"
+                )
+    if pid is not None:
+        _wait_gone(grid, pid, Deadline(wait), wait)
+    click.echo("the grid is down")
+
+
+async def _stream_ends(api: AdminApi, seconds: float | None) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            async for _ in api.watch_servers():
+                pass
+    except TimeoutError:
+        return False
+    except ShoalError:
+        return True  # the registry went away mid-stream
+    return True

@@ -1,0 +1,97 @@
+"""What `admin start` and `waitup` wait for, fed WatchServers events with no registry."""
+
+from __future__ import annotations
+
+from shoal.cli.readiness import Readiness
+from shoal.rpc import admin_pb2, common_pb2
+
+
+def status(
+    server_id: str,
+    state: int = common_pb2.INACTIVE,
+    *,
+    node: str = "master",
+    activation: str = "always",
+    enabled: bool = True,
+    by: int = common_pb2.ServerStatus.NONE,
+    pid: int = 0,
+) -> common_pb2.ServerStatus:
+    return common_pb2.ServerStatus(
+        server_id=server_id,
+        node=node,
+        application="App",
+        state=state,
+        activation=activation,
+        enabled=enabled,
+        disabled_by=by,
+        pid=pid,
+    )
+
+
+def snapshot(*servers: common_pb2.ServerStatus) -> admin_pb2.WatchServersReply:
+    return admin_pb2.WatchServersReply(snapshot=admin_pb2.ServerSnapshot(servers=servers))
+
+
+def node(name: str, up: bool) -> admin_pb2.WatchServersReply:
+    return admin_pb2.WatchServersReply(
+        node=common_pb2.NodeStatus(info=common_pb2.NodeInfo(name=name), up=up)
+    )
+
+
+def test_nothing_is_settled_before_the_snapshot() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    assert not readiness.settled
+
+
+def test_settled_when_every_always_server_on_an_up_node_is_active() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    readiness.feed(snapshot(status("A"), status("M", activation="manual")))
+    assert [s.server_id for s in readiness.waiting] == ["A"]
+    readiness.feed(admin_pb2.WatchServersReply(changed=status("A", common_pb2.ACTIVE, pid=7)))
+    assert readiness.settled
+    assert [s.server_id for s in readiness.active] == ["A"]
+
+
+def test_servers_of_a_node_that_is_not_up_are_pending_not_failed() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    readiness.feed(snapshot(status("A", common_pb2.ACTIVE), status("R", node="node1")))
+    assert readiness.settled
+    assert readiness.pending_nodes == {"node1": ["R"]}
+    readiness.feed(node("node1", True))
+    assert not readiness.settled  # node1 came up: now R is waited for
+
+
+def test_a_server_disabled_by_failure_is_failed_with_its_last_exit() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    crashed = status("C", enabled=False, by=common_pb2.ServerStatus.FAILURE)
+    crashed.last_exit.description = "exited with code 3"
+    readiness.feed(snapshot(crashed))
+    assert readiness.failed == {"C": "disabled after failing; last exit: exited with code 3"}
+    assert readiness.settled
+
+
+def test_other_applications_and_removed_servers_are_ignored() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    other = status("O")
+    other.application = "Other"
+    readiness.feed(snapshot(status("A"), other))
+    readiness.feed(admin_pb2.WatchServersReply(removed="A"))
+    assert readiness.settled
+    assert readiness.servers == {}
+
+
+def test_a_crash_loop_passing_through_active_is_not_ready() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    readiness.feed(snapshot(status("C", common_pb2.ACTIVATING)))
+    crashed = status("C", common_pb2.ACTIVATING)
+    crashed.last_exit.description = "exited with code 3"
+    crashed.last_exit.failure = True
+    crashed.restart_count = 1
+    readiness.feed(admin_pb2.WatchServersReply(changed=crashed))
+    again = status("C", common_pb2.ACTIVE, pid=9)
+    again.last_exit.CopyFrom(crashed.last_exit)
+    again.restart_count = 1
+    readiness.feed(admin_pb2.WatchServersReply(changed=again))
+    assert not readiness.settled  # active again, but it failed during the wait
+    assert "C" in readiness.failures(settled=False)  # reported when time runs out
+    assert readiness.failures(settled=True) == {}
