@@ -17,10 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## run: create the demo site if missing and check its descriptor
+## run: create the demo site if missing, start its grid with the demo application, say how to look
 run: $(STAMP)
 	@test -d $(SITE) || $(BIN)/shoal init $(SITE)
-	$(SITE)/bin/shoal admin check
+	@if $(SITE)/bin/shoal admin status >/dev/null 2>&1; then \
+		echo "the grid of $(SITE) is already running"; \
+	else \
+		$(SITE)/bin/shoal admin start $(SITE)/etc/grid/demo.xml; \
+	fi
+	@echo
+	@echo "Look at it:   $(SITE)/bin/shoal admin status"
+	@echo "              $(SITE)/bin/shoal admin diagnostics"
+	@echo "              $(SITE)/bin/shoal admin ice server stdout Ticker-0 --tail 5 --follow"
+	@echo "More nodes:   $(SITE)/bin/shoal node node1 start"
+	@echo "Stop it:      $(SITE)/bin/shoal admin stop"
 
 ## test: lint, type checks and the whole test suite with coverage
 test: lint typecheck unit

@@ -1,12 +1,13 @@
 """A test server that misbehaves on request. Standard library only, so it starts fast.
 
     python -S misbehave.py [--show WHAT]... [--ignore-term] [--grandchild]
-                           [--exit N [--after MS]] [--segv]
+                           [--exit N [--after MS]] [--segv] [--fail-while FILE] [--mark WORD]
 
 Options may also come from the MISBEHAVE environment variable (split on spaces), after argv.
 It prints `WHAT=value` for each --show (cwd, pid, pgid, uid, umask, env:NAME), `grandchild=PID`
 for --grandchild (a child in its process group that sleeps forever), then `ready`, then exits
 with code N after MS milliseconds, or kills itself with SIGSEGV, or sleeps until a signal.
+--fail-while FILE exits 1 at once while FILE exists (a server that fails until it is fixed).
 """
 
 import os
@@ -53,6 +54,11 @@ def main(args: list[str]) -> None:
             after_ms = int(args.pop(0))
         elif option == "--segv":
             segv = True
+        elif option == "--mark":
+            args.pop(0)  # a word tests find leftovers by; nothing to do
+        elif option == "--fail-while":
+            if os.path.exists(args.pop(0)):
+                sys.exit(1)
         else:
             sys.exit(f"misbehave: unknown option {option}")
     print("ready", flush=True)

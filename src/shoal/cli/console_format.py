@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from shoal.cli.readiness import state_name
 from shoal.cli.render import server_lines
 from shoal.rpc import admin_pb2, common_pb2
@@ -61,8 +63,30 @@ def server_describe_lines(reply: admin_pb2.ServerDescribeReply) -> list[str]:
         f"    activation = `{server.activation.value}'",
         f"    state = `{server_state_line(reply.status)}'",
     ]
+    lines += _status_lines(reply.status)
     lines += [f"    {line}" for line in server_lines(server)]
     lines.append("}")
+    return lines
+
+
+def _when(stamp: Timestamp) -> str:
+    return str(stamp.ToDatetime().isoformat(timespec="seconds")) + "Z"
+
+
+def _status_lines(status: common_pb2.ServerStatus) -> list[str]:
+    """Why the server is in its state: restarts, last exit, who disabled it, recent history."""
+    lines = [f"    restarts = `{status.restart_count}'"]
+    if status.HasField("last_exit") and status.last_exit.description:
+        lines.append(
+            f"    last exit = `{status.last_exit.description}' at `{_when(status.last_exit.at)}'"
+        )
+    if status.disabled_by == common_pb2.ServerStatus.FAILURE:
+        lines.append("    disabled by = `failure' (`server enable` brings it back)")
+    elif status.disabled_by == common_pb2.ServerStatus.USER:
+        lines.append("    disabled by = `user'")
+    for change in list(status.history)[-5:]:
+        state = common_pb2.ServerState.Name(change.state).lower().replace("_", " ")
+        lines.append(f"    history     {_when(change.at)} {state}: {change.reason}")
     return lines
 
 

@@ -19,11 +19,14 @@ Nothing polls. Nobody else may `wait(-1)` in the node: that would steal our chil
 
 Why `subprocess.Popen` and not `asyncio.create_subprocess_exec`: asyncio's child watcher would
 reap (3.11's default starts one thread per child). Nor `os.posix_spawn`: it can set the process
-group but not the working directory, umask, user or parent-death signal. Popen sets cwd, umask,
-process group, user and groups natively, closes fds cheaply (close_range or /proc/self/fd) and
-reports exec failures as OSError before it returns. After that the Popen object is never asked to
-poll, wait or send_signal (send_signal polls, i.e. may reap); once we reap, its `returncode` is
-set so that neither its `__del__` nor `subprocess._cleanup` ever waits for the pid.
+group but not the working directory, umask or user. Popen sets cwd, umask, process group, user
+and groups natively, closes fds cheaply (close_range or /proc/self/fd) and reports exec failures
+as OSError before it returns. Never with a `preexec_fn`: that costs the vfork fast path (~12 ms
+instead of ~1 ms per spawn) and runs Python in the forked child, which can crash there when gRPC
+threads run in the node (SIGSEGV in threading's after-fork hooks). After that the Popen object
+is never asked to poll, wait or send_signal (send_signal polls, i.e. may reap); once we reap,
+its `returncode` is set so that neither its `__del__` nor `subprocess._cleanup` ever waits for
+the pid.
 
 Life of a server process:
 
@@ -33,19 +36,17 @@ Life of a server process:
 At reap time the leader is a zombie, so its pid still holds the group id: the SIGKILL sweep
 reaches only what the server left in its group, never a stranger that got the number.
 
-When the node dies (even by SIGKILL) its servers die too: each gets PR_SET_PDEATHSIG(SIGKILL)
-before exec. That setting is not inherited by a server's own children; those are covered by
-the group sweep above while the node lives, and by `pidrecord.reap_leftovers` (process group
-kill, start time checked) when a node restarts after dying. The signal fires when the *thread*
-that forked exits, so spawning happens on the event loop's thread only.
+When the node dies (even by SIGKILL) its servers die too: the node's watchdog process
+(`shoal.node.watchdog`, given as `watchdog=`) is told of each process group as it is spawned
+(`track`) and reaped (`untrack`); when its pipe from the node closes it kills the groups still
+tracked, a server's children included. Should the watchdog die with the node, a restarted node
+kills the leftovers from its pid record (`pidrecord.reap_leftovers`, start time checked).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
-import functools
 import logging
 import os
 import pwd
@@ -58,6 +59,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 from shoal.descriptor.model import ServerDescription
 from shoal.errors import ShoalError
@@ -69,6 +71,7 @@ __all__ = [
     "ActivatorError",
     "BadSignal",
     "Exit",
+    "GroupTracker",
     "NotRunning",
     "RunningProcess",
     "SpawnError",
@@ -262,36 +265,16 @@ class SpawnSpec:
 
 # --------------------------------------------------------------------------- parent death
 
-_PR_SET_PDEATHSIG = 1
 
+class GroupTracker(Protocol):
+    """Who kills a dead node's servers (`shoal.node.watchdog.Watchdog`). Its methods must not
+    raise nor block: they run on the event loop, right after a spawn and a reap."""
 
-def _load_prctl() -> Callable[..., int] | None:
-    """libc's prctl, resolved here in the parent: the child only calls a ready function pointer."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - not glibc/musl Linux
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return prctl
+    def track(self, pgid: int, start_time: int) -> None:
+        """A server's process group now exists; its leader has this /proc start time."""
 
-
-_PRCTL = _load_prctl()
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Between fork and exec: SIGKILL this process when the thread that forked it exits.
-
-    A pre-exec callback (forbidden elsewhere by the style guide) because it is the only way to
-    set PR_SET_PDEATHSIG without exec'ing a helper first (`setpriv --pdeathsig`, one more exec per
-    start). Popen runs it after setuid/setgid, which would otherwise clear the setting. It costs
-    the vfork fast path: on a 2-core VM, Popen takes ~12 ms instead of ~1 ms.
-    """
-    assert _PRCTL is not None
-    if _PRCTL(_PR_SET_PDEATHSIG, signals.SIGKILL, 0, 0, 0) != 0:  # pragma: no cover
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent_pid:  # pragma: no cover - the node died before prctl took effect
-        os.kill(os.getpid(), signals.SIGKILL)
+    def untrack(self, pgid: int) -> None:
+        """That server was reaped: its group id may be reused from now on."""
 
 
 # --------------------------------------------------------------------------- processes
@@ -341,9 +324,12 @@ class Activator:
     """Spawns, signals and reaps server processes for one node, on one event loop.
 
     `use_pidfd=False` forces the SIGCHLD watcher (which must run on the main thread's loop).
-    `parent_death_signal=False` leaves PR_SET_PDEATHSIG off (faster spawns, orphans possible).
+    `watchdog` is told of every process group spawned and reaped, so that the node's death
+    takes its servers along (None: they would outlive a killed node). There is no pre-exec
+    callback (PR_SET_PDEATHSIG was one): it crashed children of a process running gRPC threads
+    and forced fork instead of vfork.
     `run_as_root` defaults to the effective uid being 0; `clock` stamps spawns and exits.
-    Spawn only from the loop's thread: PR_SET_PDEATHSIG fires when the forking *thread* exits.
+    Spawn only from the loop's thread.
     """
 
     def __init__(
@@ -351,13 +337,13 @@ class Activator:
         *,
         record: PidRecord | None = None,
         use_pidfd: bool = True,
-        parent_death_signal: bool = True,
+        watchdog: GroupTracker | None = None,
         run_as_root: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._record = record
         self._use_pidfd = use_pidfd and hasattr(os, "pidfd_open")
-        self._parent_death_signal = parent_death_signal and _PRCTL is not None
+        self._watchdog = watchdog
         self._run_as_root = os.geteuid() == 0 if run_as_root is None else run_as_root
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -389,9 +375,6 @@ class Activator:
         if not self._use_pidfd:
             self._install_sigchld(loop)  # before the fork, so no exit goes unseen
         user, group, groups, env = self._credentials(spec)
-        preexec = (
-            functools.partial(_die_with_parent, os.getpid()) if self._parent_death_signal else None
-        )
         with ExitStack() as opened:
             stdout = (
                 stdout_fd
@@ -405,7 +388,7 @@ class Activator:
             else:
                 stderr = self._open_output(opened, spec, spec.stderr_path)
             try:
-                # Blocks until the exec (or its failure): ~1 ms, ~12 ms with the pre-exec.
+                # Blocks until the exec (or its failure): ~1 ms (vfork, unless `user` is set).
                 popen = subprocess.Popen(  # noqa: ASYNC220
                     spec.argv,
                     stdin=subprocess.DEVNULL,
@@ -419,15 +402,9 @@ class Activator:
                     user=user,
                     group=group,
                     extra_groups=groups,
-                    preexec_fn=preexec,
                 )
             except OSError as exc:
                 raise _exec_error(spec, exc) from exc
-            except subprocess.SubprocessError as exc:  # pragma: no cover - prctl refused
-                raise SpawnError(
-                    f"server `{spec.server_id}': cannot prepare the process: {exc}",
-                    server_id=spec.server_id,
-                ) from exc
         process = RunningProcess(
             spec,
             popen,
@@ -436,6 +413,9 @@ class Activator:
             exited=loop.create_future(),
         )
         self._running[process.pid] = process
+        if self._watchdog is not None:
+            # First thing after the exec: from here on, the node's death takes the group along.
+            self._watchdog.track(process.pgid, process.start_time)
         self._watch(loop, process)
         if self._record is not None:
             try:
@@ -460,8 +440,7 @@ class Activator:
         elif loop is not self._loop or threading.get_ident() != self._thread:
             raise ActivatorError(
                 "the activator is bound to another event loop or thread",
-                hint="spawn only from the node's event loop thread (parent-death signals "
-                "fire when the spawning thread exits)",
+                hint="spawn only from the node's event loop thread",
             )
         return loop
 
@@ -628,6 +607,8 @@ class Activator:
         self._sigchld_pids.discard(process.pid)
         del self._running[process.pid]
         process._popen.returncode = ended.returncode  # Popen must never wait for this pid
+        if self._watchdog is not None:
+            self._watchdog.untrack(process.pgid)  # reaped: the number may be reused now
         if self._record is not None:
             try:
                 self._record.remove(process.pid)

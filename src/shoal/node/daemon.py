@@ -39,13 +39,14 @@ from shoal.errors import (
 )
 from shoal.node import lifecycle as lc
 from shoal.node.activator import Activator, raise_fd_limit
-from shoal.node.hooks import ConfigWriter, OutputCapture, OutputSettings, ReadyAtSpawn
+from shoal.node.hooks import ConfigWriter, OutputCapture, OutputSettings, ReadyAfterGrace
 from shoal.node.logs import DEFAULT_BACKUPS, DEFAULT_MAX_KB
 from shoal.node.pidrecord import PidRecord, reap_leftovers
 from shoal.node.restart import RestartPolicy
 from shoal.node.service import NodeService
 from shoal.node.session import NodeSession, SessionSettings, first_of
 from shoal.node.supervisor import NodeSettings
+from shoal.node.watchdog import Watchdog
 from shoal.rpc import common_pb2, internal_pb2_grpc
 from shoal.rpc.channels import TlsConfig, describe_endpoints, make_server
 
@@ -59,6 +60,9 @@ _add_node_servicer: Callable[[NodeService, grpc.aio.Server], None] = (
 # The master is ready once its servers are loaded; if the registry never pushes them, it is
 # ready anyway after this long (and says so), rather than leaving `admin start` hanging.
 _MASTER_LOAD_WAIT = 30.0
+
+# How long a new server must stay up to count as Active (supervisord's startsecs).
+DEFAULT_GRACE_MS = 250
 
 
 class ReadyPipe:
@@ -202,16 +206,16 @@ class _Daemon:
             pidfile = data_dir / f"{name}.pid"
             self._write_pidfile(pidfile)
             cleanup.callback(pidfile.unlink, missing_ok=True)
+            # Before any server: it kills them should this node die, even by SIGKILL. Closed
+            # last (the stack unwinds in reverse), once stop_all has stopped every server.
+            watchdog = Watchdog()
+            watchdog.start()
+            cleanup.callback(watchdog.close)
             # Blocking (it waits for leftovers to die), but nothing else runs yet.
             leftovers = await asyncio.to_thread(reap_leftovers, data_dir / "pids")
             if leftovers:
                 _log.info("node %s: %d leftover process(es) handled", name, len(leftovers))
-            # No PR_SET_PDEATHSIG for now: it needs a pre-exec callback, i.e. Python code in the
-            # forked child, and with gRPC's threads in this process that child can crash in
-            # threading's after-fork hooks before it execs (seen: SIGSEGV in _at_fork_reinit).
-            # A node killed with SIGKILL then leaves its servers running until it restarts and
-            # reaps them from the pid record (above). See the activator for the fork-safe fix.
-            activator = Activator(record=PidRecord(data_dir / "pids"), parent_death_signal=False)
+            activator = Activator(record=PidRecord(data_dir / "pids"), watchdog=watchdog)
             cleanup.callback(activator.close)
             cleanup.callback(output.close)
 
@@ -226,7 +230,9 @@ class _Daemon:
                 activator,
                 output=output,
                 hooks=(ConfigWriter(name, generated),),
-                readiness=ReadyAtSpawn(),
+                readiness=ReadyAfterGrace(
+                    properties.get_int("shoal.node.startup_grace_ms", DEFAULT_GRACE_MS) / 1000
+                ),
                 on_publish=publish,
                 on_shutdown=lambda: self.request_stop("Shutdown requested by the registry"),
             )

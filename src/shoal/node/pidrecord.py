@@ -1,5 +1,5 @@
 """Which server processes a node started, kept on disk so a node restarted after a crash can kill
-the ones its death left running (PR_SET_PDEATHSIG reaches a server, never the server's children).
+the ones its death left running (when its watchdog could not: it was killed too).
 
 One small JSON file per process, `RECORD_DIR/PID.json` (the node uses `var/NODE/pids/`), written
 atomically when the server starts and removed when it is reaped. A process is identified by pid

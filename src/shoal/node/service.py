@@ -239,7 +239,7 @@ class NodeService(_NodeServicer):
 
     async def Shutdown(self, request: internal_pb2.ShutdownRequest, context: _Context) -> Any:
         if not request.stop_servers:
-            # PR_SET_PDEATHSIG kills servers with their node: an orderly stop is kinder.
+            # The watchdog kills servers with their node anyway: an orderly stop is kinder.
             _log.warning("shutdown without stopping servers asked: they cannot outlive the node")
         _log.info("shutdown requested by the registry")
         await self.stop_all()

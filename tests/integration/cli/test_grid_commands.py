@@ -63,6 +63,8 @@ def test_a_failing_server_is_named_and_the_grid_left_running(site: Site) -> None
 
 def test_a_port_in_use_is_the_daemons_error_line(site: Site) -> None:
     with socket.socket() as holder:
+        # A connection of an earlier test may linger in TIME_WAIT on this port.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", site.port))
         holder.listen()
         started = site.shoal("admin", "start")

@@ -107,15 +107,13 @@ class NodeParts:
         )
 
 
-# parent_death_signal=False as the daemon does: its pre-exec callback can crash the forked
-# child in a process that runs gRPC threads (see shoal.node.daemon).
 def make_parts(
     root: Path, *, policy: RestartPolicy | None = None, max_bytes: int = 1 << 20
 ) -> NodeParts:
     data = root / "data"
     return NodeParts(
         root=root,
-        activator=Activator(record=PidRecord(data / "pids"), parent_death_signal=False),
+        activator=Activator(record=PidRecord(data / "pids")),
         output=OutputCapture(OutputSettings(root / "log", max_bytes=max_bytes, backups=2)),
         settings=NodeSettings(
             node_name="node1",

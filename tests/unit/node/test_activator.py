@@ -523,7 +523,7 @@ def test_raise_fd_limit_lifts_the_soft_limit_to_the_hard_one(
 async def test_a_burst_of_exits_on_the_sigchld_watcher_loses_none(tmp_path: Path) -> None:
     """Hundreds of SIGCHLDs while the loop is busy overflow asyncio's wakeup socket: every exit
     is still reaped, and the dropped wakeup bytes raise no error."""
-    activator = Activator(use_pidfd=False, parent_death_signal=False)
+    activator = Activator(use_pidfd=False)
     spec = SpawnSpec(server_id="True", argv=("true",), env=clean_base_env(), cwd=str(tmp_path))
 
     processes = [await activator.spawn(spec) for _ in range(400)]  # no await yields the loop
