@@ -205,3 +205,39 @@ def test_without_a_site_the_error_names_what_was_tried(tmp_path: Path) -> None:
     assert "SHOAL_HOME" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_readme_diff_example_works_and_names_the_changed_property(site: Path) -> None:
+    """README: copy default.xml inside etc/grid/, change a property, diff the two files."""
+    add_seed_nodes(site / "etc/grid/default.xml")
+    new = site / "etc/grid/new.xml"
+    shutil.copy(site / "etc/grid/default.xml", new)
+    new.write_text(
+        new.read_text().replace(
+            '<server-instance template="ProcessorTemplate" index="1"/>',
+            '<server-instance template="ProcessorTemplate" index="1">'
+            '<properties><property name="Ice.MessageSizeMax" value="1024"/></properties>'
+            "</server-instance>",
+        )
+    )
+    done = run(
+        [site / "bin/shoal", "admin", "diff", "etc/grid/default.xml", "etc/grid/new.xml"], cwd=site
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("diff etc/grid/default.xml (application Shoal, targets: none)")
+    assert "      Ice.MessageSizeMax: 65536 -> 1024" in done.stdout
+
+
+def test_a_copy_outside_etc_grid_says_includes_are_relative(site: Path, tmp_path: Path) -> None:
+    shutil.copy(site / "etc/grid/default.xml", tmp_path / "new.xml")
+    done = run([site / "bin/shoal", "admin", "check", tmp_path / "new.xml"], cwd=site)
+    assert done.returncode == 3
+    assert "(an include is relative to the including file)" in done.stderr
+    assert "nothing was deployed" not in done.stderr
+
+
+def test_a_mistyped_descriptor_is_an_error_not_a_target(site: Path) -> None:
+    done = run([site / "bin/shoal", "admin", "check", "etc/grid/my-site.xlm"], cwd=site)
+    assert done.returncode == 1
+    assert done.stderr.startswith("shoal: descriptor etc/grid/my-site.xlm does not exist")
+    assert "descriptor OK" not in done.stdout

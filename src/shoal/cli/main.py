@@ -16,7 +16,7 @@ import click
 from shoal import __version__
 from shoal.cli.admin import admin
 from shoal.cli.context import CliContext
-from shoal.cli.exits import EXIT_USAGE, exit_code_for
+from shoal.cli.exits import EXIT_FAILURE, EXIT_USAGE, exit_code_for
 from shoal.cli.init import init
 from shoal.cli.node import node
 from shoal.errors import ShoalError
@@ -62,7 +62,7 @@ def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None
         debug=debug,
     )
     try:
-        shoal.main(args=args, prog_name="shoal", obj=context, standalone_mode=False)
+        result = shoal.main(args=args, prog_name="shoal", obj=context, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -80,7 +80,24 @@ def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None
         return exit_code_for(error)
     except KeyboardInterrupt:
         return 130
-    return 0
+    except Exception as error:  # a bug: one line for the user, the traceback with --debug
+        if debug:
+            raise
+        click.echo(
+            f"shoal: internal error: {_describe(error)} (run with --debug for the traceback)",
+            err=True,
+        )
+        return EXIT_FAILURE
+    # Without standalone mode, click returns the code of a `raise click.exceptions.Exit(code)`.
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _describe(error: Exception) -> str:
+    """`TypeName: message` on one line, shortened: never a traceback, never a page of text."""
+    text = " ".join(str(error).split())
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def main() -> None:

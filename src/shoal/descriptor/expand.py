@@ -51,9 +51,28 @@ from shoal.descriptor.resolver import (
     resolve_node_variables,
 )
 
-__all__ = ["NODE_VARIABLES", "RESERVED_NAMES", "expand", "resolve_node_variables"]
+__all__ = [
+    "MAX_PROPERTY_SET_DEPTH",
+    "MAX_PROPERTY_SET_READS",
+    "NODE_VARIABLES",
+    "RESERVED_NAMES",
+    "Expansion",
+    "expand",
+    "expand_report",
+    "resolve_node_variables",
+]
 
 _LOAD_SAMPLES = (1, 5, 15)
+# `<properties refid>` chains: each level is a Python frame, so a chain is refused past this depth
+# (before the stack overflows), and one that fans out (each set referring to the next twice)
+# past this many references and properties read.
+MAX_PROPERTY_SET_DEPTH = 100
+MAX_PROPERTY_SET_READS = 100_000
+
+
+class _TooLarge(Exception):
+    """A property set chain past one of the limits; the message says which."""
+
 
 # --------------------------------------------------------------------------- expansion
 
@@ -80,6 +99,19 @@ class _Communicator:
 _Sets = Mapping[str, _NamedSet]
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """An expanded application and what expansion learnt beside it.
+
+    `unused_variables` are the command-line NAME=VALUE overrides no `${NAME}` ever looked up
+    (a typo, or a variable of a target not deployed); `used_variables` every variable that was.
+    """
+
+    application: Application
+    unused_variables: tuple[str, ...] = ()
+    used_variables: frozenset[str] = frozenset()
+
+
 def expand(
     descriptor: ApplicationDescriptor,
     *,
@@ -93,10 +125,27 @@ def expand(
     SHOAL_HOME and PYTHON, which descriptor variables may override. `targets` were applied by the
     parser and are recorded in the result.
     """
+    return expand_report(
+        descriptor, targets=targets, variables=variables, reserved=reserved
+    ).application
+
+
+def expand_report(
+    descriptor: ApplicationDescriptor,
+    *,
+    targets: Sequence[str] = (),
+    variables: Mapping[str, str] = MappingProxyType({}),
+    reserved: Mapping[str, str] = MappingProxyType({}),
+) -> Expansion:
+    """`expand`, with the overrides in `variables` that nothing used."""
     clash = sorted(set(reserved) & RESERVED_NAMES)
     if clash:
         raise ValueError(f"site defaults may not use IceGrid's reserved names: {clash}")
-    return _Expander(descriptor, variables, reserved).run(tuple(targets))
+    expander = _Expander(descriptor, variables, reserved)
+    application = expander.run(tuple(targets))
+    used = frozenset(expander.root.used)
+    unused = tuple(name for name in variables if name not in used)
+    return Expansion(application, unused, used)
 
 
 class _Expander:
@@ -119,6 +168,8 @@ class _Expander:
             fallback=app.source,
         )
         self.replica_group_ids: set[str] = set()
+        self.too_large = False  # a property set chain went past a limit (reported once)
+        self.reads_left = MAX_PROPERTY_SET_READS
         # Where each server id, adapter id and object identity was first defined.
         self.claimed: dict[tuple[str, str], Location | None] = {}
 
@@ -183,13 +234,31 @@ class _Expander:
         scope = {**outer, **defined}
         for set_id, named in defined.items():
             self._flatten(named.references, scope, named.source, (set_id,))
+            if self.too_large:
+                break  # one chain too deep would otherwise be reported once per set in it
         return scope
 
     def _flatten(
         self, references: Iterable[str], scope: _Sets, where: Location | None, path: tuple[str, ...]
+    ) -> list[tuple[str, str]] | None:
+        """The properties of the referenced sets, in order, their own references first; None
+        (a problem recorded) when the chain is too deep or too large."""
+        self.reads_left = MAX_PROPERTY_SET_READS
+        try:
+            return self._flatten_into([], references, scope, where, path)
+        except _TooLarge as error:
+            self.too_large = True
+            self.problems.add(where, str(error))
+            return None
+
+    def _flatten_into(
+        self,
+        pairs: list[tuple[str, str]],
+        references: Iterable[str],
+        scope: _Sets,
+        where: Location | None,
+        path: tuple[str, ...],
     ) -> list[tuple[str, str]]:
-        """The properties of the referenced sets, in order, their own references first."""
-        pairs: list[tuple[str, str]] = []
         for ref in references:
             named = scope.get(ref)
             if ref in path:
@@ -197,8 +266,20 @@ class _Expander:
                 self.problems.add(where, f"property set `{ref}' refers to itself ({cycle})")
             elif named is None:
                 self.problems.add(where, f"unknown property set `{ref}'")
+            elif len(path) >= MAX_PROPERTY_SET_DEPTH:
+                raise _TooLarge(
+                    f"property set chain deeper than {MAX_PROPERTY_SET_DEPTH} "
+                    f"starting at `{path[0] if path else ref}'"
+                )
             else:
-                pairs += self._flatten(named.references, scope, named.source or where, (*path, ref))
+                self.reads_left -= 1 + len(named.properties)
+                if self.reads_left < 0:
+                    raise _TooLarge(
+                        f"property sets referred to from here expand to more than "
+                        f"{MAX_PROPERTY_SET_READS:,} references and properties"
+                    )
+                at = named.source or where
+                self._flatten_into(pairs, named.references, scope, at, (*path, ref))
                 pairs += named.properties
         return pairs
 
@@ -213,7 +294,7 @@ class _Expander:
     ) -> list[tuple[str, str]]:
         at = ps.source or where
         references = [r(ref, at, "property set reference") for ref in ps.references]
-        return self._flatten(references, sets, at, ())
+        return self._flatten(references, sets, at, ()) or []
 
     # ------------------------------------------------------------------ replica groups
 

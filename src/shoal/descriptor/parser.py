@@ -7,6 +7,7 @@ is read by `safe_xml` (no entities, no DTD, no network), for the top file and ev
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +18,8 @@ from typing import NamedTuple, TypeVar
 
 from lxml import etree
 
+from shoal.descriptor import FIX_HINT
+from shoal.descriptor.files import Unreadable, read_descriptor
 from shoal.descriptor.model import (
     AdapterDescriptor,
     ApplicationDescriptor,
@@ -40,7 +43,7 @@ from shoal.descriptor.model import (
 from shoal.descriptor.safe_xml import XmlRefused, parse_xml
 from shoal.errors import DescriptorError, Problem
 
-__all__ = ["parse_file", "parse_string"]
+__all__ = ["INCLUDE_HINT", "ParseResult", "parse_file", "parse_file_result", "parse_string"]
 
 _Element = etree._Element
 _V = TypeVar("_V")
@@ -102,22 +105,45 @@ _SPECIAL_MISPLACED: Mapping[tuple[str, str], str] = {
 # Includes read in one parse: no cycle, but ten files each including the next ten times would
 # otherwise mean 10**depth reads.
 _MAX_INCLUDES = 1000
+# Includes nested in includes: each level is a few Python frames (the stack must not overflow).
+_MAX_INCLUDE_DEPTH = 50
+INCLUDE_HINT = (
+    "an <include file> path is relative to the directory of the file that includes it; " + FIX_HINT
+)
 _ACTIVATIONS = ("manual", "on-demand", "always", "session")
 _LOAD_SAMPLES = ("1", "5", "15")
 _INTEGER = re.compile(r" *[+-]?[0-9]+ *")
 _FLOAT = re.compile(r" *[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)? *")
 
 
+@dataclass(frozen=True)
+class ParseResult:
+    """A parsed descriptor and what the parse learnt beside the model (kept out of its equality).
+
+    `unmatched_targets` are the targets asked for that deployed no `<target>` section: most
+    likely a typo, or a file name taken for a target.
+    """
+
+    application: ApplicationDescriptor
+    unmatched_targets: tuple[str, ...] = ()
+
+
 def parse_file(path: str | os.PathLike[str], targets: Sequence[str] = ()) -> ApplicationDescriptor:
     """Parse the descriptor file at `path`, keeping the `<target>` sections named in `targets`."""
+    return parse_file_result(path, targets).application
+
+
+def parse_file_result(path: str | os.PathLike[str], targets: Sequence[str] = ()) -> ParseResult:
+    """`parse_file`, with what the parse saw of `targets`."""
     name = os.fspath(path)
     try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        raise DescriptorError(
-            [Problem(name, 0, f"cannot read descriptor: {exc.strerror}")]
-        ) from exc
-    return _Parser().parse(data, _Source.top(name, Path(name).parent, targets))
+        data = read_descriptor(name)
+    except Unreadable as exc:
+        problem = Problem(name, 0, f"the descriptor {exc.reason}")
+        raise DescriptorError([problem], FIX_HINT) from None
+    parser = _Parser()
+    application = parser.parse(data, _Source.top(name, Path(name).parent, targets))
+    return ParseResult(application, parser.unmatched(targets))
 
 
 def parse_string(
@@ -142,7 +168,7 @@ class _Source:
     name: str
     directory: Path
     targets: tuple[str, ...]
-    chain: tuple[str, ...]
+    chain: tuple[str, ...]  # real paths of the files being included, the top one first
 
     @classmethod
     def top(cls, name: str, directory: Path, targets: Sequence[str]) -> _Source:
@@ -317,12 +343,12 @@ class _Once:
 
     def __init__(self, parser: _Parser, parent: str) -> None:
         self._parser = parser
-        self._parent = parent
+        self.parent = parent
         self._seen: set[str] = set()
 
     def first(self, tag: str, where: Location) -> bool:
         if tag in self._seen:
-            self._parser.problem(where, f"only one <{tag}> element is allowed in <{self._parent}>")
+            self._parser.problem(where, f"only one <{tag}> element is allowed in <{self.parent}>")
             return False
         self._seen.add(tag)
         return True
@@ -338,6 +364,12 @@ class _Parser:
         self.problems: list[Problem] = []
         self._file_order: dict[str, int] = {}
         self._includes_left = _MAX_INCLUDES
+        self._hint = FIX_HINT
+        self._matched_targets: set[str] = set()
+
+    def unmatched(self, targets: Sequence[str]) -> tuple[str, ...]:
+        """The targets asked for that deployed no `<target>` section seen by this parse."""
+        return tuple(t for t in dict.fromkeys(targets) if t not in self._matched_targets)
 
     def problem(self, where: Location, message: str) -> None:
         """Record `message` at `where`; a newline in it (a quoted value) is shown as `\\n`."""
@@ -351,7 +383,7 @@ class _Parser:
         if self.problems or application is None:
             order = self._file_order
             problems = sorted(self.problems, key=lambda p: (order.get(p.file, 0), p.line))
-            raise DescriptorError(problems)
+            raise DescriptorError(problems, self._hint)
         return application
 
     def _load(self, data: str | bytes, name: str) -> _Element | None:
@@ -365,6 +397,13 @@ class _Parser:
     def _document(self, root: _Element, source: _Source) -> ApplicationDescriptor | None:
         """The `<icegrid>` root and its one `<application>`."""
         if not self._is_icegrid_root(root, source):
+            return None
+        if _is_fragment(root):
+            self.problem(
+                source.at(root),
+                f"{source.name} holds no <application>: it looks like an include fragment; "
+                "check the file that includes it",
+            )
             return None
         applications: list[ApplicationDescriptor] = []
         for child, where in self._children(root, source, _Names(), "icegrid"):
@@ -406,12 +445,14 @@ class _Parser:
                 attributes = _Attributes(self, child, source.at(child))
                 target = attributes.required("name")
                 attributes.done()
-                if names.deploys(target, source.targets):
+                matching = [t for t in source.targets if names.deploys(target, (t,))]
+                self._matched_targets.update(matching)
+                if matching:
                     yield from self._children(child, source, names, parent)
             elif tag == "include":
                 yield from self._include(child, source, names, parent)
             elif tag not in _PARENTS:
-                self.problem(source.at(child), f"unknown element <{tag}>")
+                self.problem(source.at(child), _unknown(tag, parent))
             elif parent not in _PARENTS[tag]:
                 self.problem(source.at(child), _misplaced(tag, parent))
             else:
@@ -436,15 +477,22 @@ class _Parser:
         if key in source.chain:
             self.problem(where, f"include cycle: '{name}' is already being included")
             return
+        if len(source.chain) > _MAX_INCLUDE_DEPTH:
+            self.problem(where, f"<include>s nested deeper than {_MAX_INCLUDE_DEPTH} files")
+            return
         self._includes_left -= 1
         if self._includes_left < 0:
             if self._includes_left == -1:  # said once, not for every include past the limit
                 self.problem(where, f"more than {_MAX_INCLUDES} <include>s in one descriptor")
             return
         try:
-            data = Path(name).read_bytes()
-        except OSError as exc:
-            self.problem(where, f"cannot read included file '{name}': {exc.strerror}")
+            data = read_descriptor(name)
+        except Unreadable as exc:
+            relative = ""
+            if exc.missing and not os.path.isabs(file):
+                relative = " (an include is relative to the including file)"
+                self._hint = INCLUDE_HINT
+            self.problem(where, f"included file `{name}' {exc.reason}{relative}")
             return
         root = self._load(data, name)
         if root is None:
@@ -673,9 +721,23 @@ class _Parser:
             self._add_unique(property_sets, set_id, property_set, where, "property set")
 
     def _unnamed_property_set(
-        self, elem: _Element, source: _Source, names: _Names, into: _PropertySetBuilder
+        self,
+        elem: _Element,
+        source: _Source,
+        names: _Names,
+        into: _PropertySetBuilder,
+        parent: str,
     ) -> None:
         """`<properties>` in a server, icebox, service or service-instance: no attributes."""
+        refid = elem.get("refid")
+        if refid is not None and "id" not in elem.attrib:
+            self.problem(
+                source.at(elem),
+                f'<properties refid="{refid}"> cannot be used directly in <{parent}>: '
+                f'wrap it in a <properties> element: <properties><properties refid="{refid}"/>'
+                "</properties>",
+            )
+            return
         _Attributes(self, elem, source.at(elem)).done()
         into.extend(self._property_set_body(elem, source, names))
 
@@ -833,7 +895,9 @@ class _Parser:
                 self._check_leaf(elem, source)
                 communicator.property_set.properties.append(property_)
             case "properties":
-                self._unnamed_property_set(elem, source, names, communicator.property_set)
+                self._unnamed_property_set(
+                    elem, source, names, communicator.property_set, once.parent
+                )
             case "adapter":
                 communicator.adapters.append(self._adapter(elem, source, names))
             case "dbenv":
@@ -876,7 +940,7 @@ class _Parser:
         values = attributes.rest()
         property_set = _PropertySetBuilder()
         for child, child_source in self._children(elem, source, names, "service-instance"):
-            self._unnamed_property_set(child, child_source, names, property_set)
+            self._unnamed_property_set(child, child_source, names, property_set, "service-instance")
         return ServiceInstanceDescriptor(
             template=template,
             parameter_values=_frozen(values),
@@ -1069,6 +1133,20 @@ class _Parser:
             for child, child_source in self._children(elem, source, names, "distrib")
         ]
         return DistributionDescriptor(icepatch, tuple(directories), source=where)
+
+
+def _is_fragment(root: _Element) -> bool:
+    """An `<icegrid>` holding elements but no `<application>`, not even behind an include or a
+    target: a file of templates or property sets meant to be included."""
+    tags = {child.tag for child in root if isinstance(child.tag, str)}
+    return bool(tags) and not tags & {"application", "include", "target"}
+
+
+def _unknown(tag: str, parent: str) -> str:
+    """ "unknown element <X>", with the closest element allowed in `parent` when one is close."""
+    allowed = [t for t, parents in _PARENTS.items() if parent in parents] + ["include", "target"]
+    close = difflib.get_close_matches(tag, allowed, n=1)
+    return f"unknown element <{tag}>" + (f"; did you mean <{close[0]}>?" if close else "")
 
 
 def _misplaced(tag: str, parent: str) -> str:

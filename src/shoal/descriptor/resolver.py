@@ -17,10 +17,13 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from shoal.descriptor import FIX_HINT
 from shoal.descriptor.model import Location, Property, ServerDescription, Service
 from shoal.errors import DescriptorError, Problem
 
 __all__ = [
+    "MAX_VALUE_LENGTH",
+    "MAX_VARIABLE_DEPTH",
     "NODE_VARIABLES",
     "RESERVED_NAMES",
     "UNSET",
@@ -62,6 +65,12 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 # What C++'s `istream >> float` reads (IceGrid's asFloat): no nan, inf or `1_0` as Python allows.
 _FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INT32 = range(-(2**31), 2**31)
+# `a=${b}`, `b=${c}`... each level is a few Python frames: a chain longer than this is refused
+# before the stack overflows. No real descriptor comes near it.
+MAX_VARIABLE_DEPTH = 100
+# `v0=${v1}${v1}`, `v1=${v2}${v2}`... doubles at each level: a value is refused past this length
+# (the work stays bounded because the length grows as fast as the work).
+MAX_VALUE_LENGTH = 1_000_000
 
 
 class Unresolvable(Exception):
@@ -82,7 +91,8 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self._found:
-            raise DescriptorError(sorted(self._found, key=lambda p: (p.file, p.line)))
+            found = sorted(self._found, key=lambda p: (p.file, p.line))
+            raise DescriptorError(found, FIX_HINT)
 
 
 def _no_mapping(default: Mapping[str, str] = MappingProxyType({})) -> Any:
@@ -105,6 +115,11 @@ class Resolver:
     deferred: frozenset[str] = NODE_VARIABLES
     unescape: bool = False  # False at the registry (escapes kept), True on the node
     fallback: Location | None = None
+    # Names of the variables looked up, in every scope derived from this one (shared).
+    used: set[str] = field(default_factory=set, compare=False)
+    # Variable values substituted in this scope (a new scope starts empty): `${v}` used twice
+    # is substituted once, so `v0=${v1}${v1}`, `v1=${v2}${v2}`... costs its length, not 2**depth.
+    _values: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, compare=False)
 
     def scoped(self, **changes: Any) -> Resolver:
         return dataclasses.replace(self, **changes)
@@ -218,7 +233,11 @@ class Resolver:
                 out.append("$" * (dollars // 2) + value)
             done = end + 1
         out.append(text[done:])
-        return "".join(out)
+        result = "".join(out)
+        if len(result) > MAX_VALUE_LENGTH and len(result) > len(text):
+            limit = f"{MAX_VALUE_LENGTH:,}"
+            raise Unresolvable(f"value longer than {limit} characters once substituted")
+        return result
 
     def _lookup(
         self, name: str, use_parameters: bool, allow_deferred: bool, chain: tuple[str, ...]
@@ -235,15 +254,23 @@ class Resolver:
             return self.parameters[name]
         if name not in self.variables:
             raise Unresolvable(f"undefined variable `{name}'")
+        self.used.add(name)
         if name in chain:
             path = " -> ".join((*chain[chain.index(name) :], name))
             raise Unresolvable(f"variable `{name}' is defined in terms of itself ({path})")
-        return self.substitute(
-            self.variables[name],
-            allow_deferred=allow_deferred,
-            use_parameters=False,
-            chain=(*chain, name),
-        )
+        if len(chain) >= MAX_VARIABLE_DEPTH:
+            raise Unresolvable(
+                f"variable chain deeper than {MAX_VARIABLE_DEPTH} starting at `{chain[0]}'"
+            )
+        key = (name, allow_deferred)
+        if key not in self._values:
+            self._values[key] = self.substitute(
+                self.variables[name],
+                allow_deferred=allow_deferred,
+                use_parameters=False,
+                chain=(*chain, name),
+            )
+        return self._values[key]
 
 
 def _excerpt(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["ENTITY_REFUSED", "EXTERNAL_REFUSED", "XmlRefused", "parse_xml"]
+__all__ = ["ENTITY_REFUSED", "EXTERNAL_REFUSED", "MAX_TEXT_LENGTH", "XmlRefused", "parse_xml"]
 
 ENTITY_REFUSED = "entity declarations are not allowed (XML bomb / external entity protection)"
 EXTERNAL_REFUSED = (
@@ -22,6 +22,9 @@ EXTERNAL_REFUSED = (
 )
 
 _LXML_POSITION = re.compile(r", line \d+, column \d+$")
+# libxml2's XML_MAX_TEXT_LENGTH: the longest text node or attribute value without XML_PARSE_HUGE,
+# which stays off (it would lift every limit that protects from a hostile document).
+MAX_TEXT_LENGTH = 10_000_000
 _ENCODING_DECLARATION = re.compile(r"""^(\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _DOCTYPE_HEAD = re.compile(rb"<!DOCTYPE\b(?P<head>[^\[>]*)")
 _EXTERNAL_ID = re.compile(rb"\s(SYSTEM|PUBLIC)\b")
@@ -65,6 +68,8 @@ def parse_xml(data: str | bytes) -> etree._Element:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         message = _LXML_POSITION.sub("", str(exc.msg))
+        if "XML_PARSE_HUGE" in message:  # libxml2 suggests lifting every limit: no
+            message = f"attribute or text too long (limit {MAX_TEXT_LENGTH:,} characters)"
         raise XmlRefused(exc.lineno or 0, f"malformed XML: {message}") from None
     # Defence in depth: an encoding the byte scan cannot read (EBCDIC...) is caught here.
     docinfo: Any = root.getroottree().docinfo

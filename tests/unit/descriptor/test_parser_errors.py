@@ -544,7 +544,7 @@ def test_parse_file_reports_a_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "absent.xml"
     with pytest.raises(DescriptorError) as caught:
         parse_file(missing)
-    assert str(caught.value) == f"{missing}:0: cannot read descriptor: No such file or directory"
+    assert str(caught.value) == f"{missing}:0: the descriptor does not exist"
 
 
 # --------------------------------------------------------------------------- every attribute

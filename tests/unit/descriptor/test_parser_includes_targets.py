@@ -133,7 +133,8 @@ def test_missing_include_is_reported_at_the_including_line(tmp_path: Path) -> No
         '<icegrid>\n<application name="A">\n<include file="nope.xml"/>\n</application>\n</icegrid>',
     )
     assert problems_of(main) == [
-        f"{main}:3: cannot read included file '{tmp_path / 'nope.xml'}': No such file or directory"
+        f"{main}:3: included file `{tmp_path / 'nope.xml'}' does not exist "
+        "(an include is relative to the including file)"
     ]
 
 
