@@ -236,11 +236,21 @@ def test_a_killed_node_takes_its_servers_along(grid_site: Site) -> None:
     poll_until(lambda: not pid_alive(worker1), f"Worker-1 (pid {worker1}) to die with node1")
 
 
-def test_the_debug_target_reaches_the_servers_argv(grid_site: Site) -> None:
-    start_grid(grid_site, "debug")
-    alpha = running_pid(grid_site, "Alpha")
-    argv = cmdline(alpha)
-    assert argv[1:3] == ["-X", "dev"], argv
+def test_deploying_with_the_debug_target_passes_its_options_to_the_server(
+    grid_site: Site,
+) -> None:
+    descriptor = install_descriptor(grid_site)
+    ok(grid_site.shoal("admin", "start", str(descriptor)))
+    plain = running_pid(grid_site, "Alpha")
+    assert "-X" not in cmdline(plain)
+
+    output = ok(grid_site.shoal("admin", "deploy", str(descriptor), "debug"))
+    assert re.search(r"restarted\s+Alpha \(options\)", output), output
+    debug = poll_until(
+        lambda: (pid := server_pid(grid_site, "Alpha")) != plain and pid,
+        "Alpha to run with the debug options",
+    )
+    assert cmdline(debug)[1:3] == ["-X", "dev"], cmdline(debug)
     described = ok(grid_site.shoal("admin", "ice", "server", "describe", "Alpha"))
     assert "-X dev" in described
     assert "-X" not in cmdline(running_pid(grid_site, "Beta"))
