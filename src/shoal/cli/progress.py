@@ -12,10 +12,12 @@ from shoal.cli.readiness import Readiness, state_name
 from shoal.rpc import common_pb2
 
 
-def _status_text(status: common_pb2.ServerStatus, readiness: Readiness) -> str:
+def _status_text(
+    status: common_pb2.ServerStatus, readiness: Readiness, failed: dict[str, str]
+) -> str:
     if status.node not in readiness.nodes_up:
         return f"waiting for node {status.node}"
-    reason = readiness.failed.get(status.server_id)
+    reason = failed.get(status.server_id)
     if reason is not None:
         return f"FAILED: {reason}"
     text = state_name(status.state)
@@ -50,13 +52,14 @@ class ProgressDisplay:
             self._live.__exit__(kind, value, traceback)
 
     def update(self, readiness: Readiness) -> None:
+        failed = readiness.failed  # a property that walks every server: once per update
         rows = [
-            (s.server_id, s.node, _status_text(s, readiness))
+            (s.server_id, s.node, _status_text(s, readiness, failed))
             for s in sorted(readiness.servers.values(), key=lambda s: s.server_id)
             if s.activation == "always"
         ]
         if self._live is not None:
-            table = Table(box=None, title=self._title(readiness), title_justify="left")
+            table = Table(box=None, title=self._title(readiness, failed), title_justify="left")
             for column in ("server", "node", "state"):
                 table.add_column(column)
             for row in rows:
@@ -69,6 +72,6 @@ class ProgressDisplay:
                 self.console.print(f"  {server_id} ({node}): {text}", markup=False)
 
     @staticmethod
-    def _title(readiness: Readiness) -> str:
-        total = len(readiness.active) + len(readiness.waiting) + len(readiness.failed)
-        return f"servers active: {len(readiness.active)}/{total}"
+    def _title(readiness: Readiness, failed: dict[str, str]) -> str:
+        active = len(readiness.active)
+        return f"servers active: {active}/{active + len(readiness.waiting) + len(failed)}"
