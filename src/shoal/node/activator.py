@@ -374,7 +374,11 @@ class Activator:
         loop = self._bind_loop()
         if not self._use_pidfd:
             self._install_sigchld(loop)  # before the fork, so no exit goes unseen
-        user, group, groups, env = self._credentials(spec)
+        if spec.user:
+            # getpwnam and getgrouplist may ask NSS (LDAP, sssd): seconds, off the loop.
+            user, group, groups, env = await asyncio.to_thread(self._credentials, spec)
+        else:
+            user, group, groups, env = self._credentials(spec)
         with ExitStack() as opened:
             stdout = (
                 stdout_fd

@@ -142,6 +142,8 @@ class NodeSession:
             except ShoalError as error:
                 level = logging.WARNING if self.registered.is_set() else logging.INFO
                 _log.log(level, "registry session: %s; retrying in %g s", error.message, delay)
+            except Exception:  # a bug: logged, and the node keeps trying rather than going deaf
+                _log.exception("registry session failed; retrying in %g s", delay)
             self.registered.clear()
             await self._close_channel()
             await asyncio.sleep(delay)

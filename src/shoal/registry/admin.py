@@ -25,6 +25,7 @@ from shoal.errors import (
 )
 from shoal.registry.database import DisabledBy, RegistryDatabase, StoredNode
 from shoal.registry.deploy import Deployer, DeployPlan
+from shoal.registry.locator import adapter_infos, find_adapter
 from shoal.registry.nodes import NodeSession, SessionTable
 from shoal.registry.settings import REPLICA_NAME, RegistrySettings
 from shoal.registry.state import RegistryState, ServerEntry, has_process, timestamp
@@ -418,6 +419,23 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             e.description.deactivation_timeout or DEFAULT_WAIT for e in self.state.servers_on(node)
         ]
         return max(timeouts, default=0) + 2 * _MARGIN
+
+    # ------------------------------------------------------------------ adapters
+
+    async def AdapterList(
+        self, request: admin_pb2.AdapterListRequest, context: _Context
+    ) -> admin_pb2.AdapterListReply:
+        dynamic = self.settings.dynamic_registration
+        return admin_pb2.AdapterListReply(
+            adapters=adapter_infos(self.state, dynamic_registration=dynamic)
+        )
+
+    async def AdapterEndpoints(
+        self, request: admin_pb2.AdapterEndpointsRequest, context: _Context
+    ) -> admin_pb2.AdapterEndpointsReply:
+        dynamic = self.settings.dynamic_registration
+        info = find_adapter(self.state, request.adapter_id, dynamic_registration=dynamic)
+        return admin_pb2.AdapterEndpointsReply(adapter=info)
 
     # ------------------------------------------------------------------ registry
 

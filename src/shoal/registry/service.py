@@ -70,7 +70,7 @@ class Registry:
         self.hub = StatusHub()
         self.database: RegistryDatabase | None = None
         self.sessions: SessionTable | None = None
-        self._sync: NodeSync | None = None
+        self.sync: NodeSync | None = None
         self._servers: list[grpc.aio.Server] = []
 
     async def start(self) -> None:
@@ -95,8 +95,14 @@ class Registry:
         sessions = SessionTable(
             settings.session_timeout, lambda s: sync.session_expired(s), clock=self.clock
         )
-        sync = NodeSync(self.state, self.hub, sessions, database)
-        self.sessions, self._sync = sessions, sync
+        sync = NodeSync(
+            self.state,
+            self.hub,
+            sessions,
+            database,
+            dynamic_registration=settings.dynamic_registration,
+        )
+        self.sessions, self.sync = sessions, sync
         deployer = Deployer(settings, self.state, database, sync, clock=self.clock)
         problems = await deployer.recover()
 
@@ -143,7 +149,10 @@ class Registry:
         admin_pb2_grpc.add_AdminServicer_to_server(admin, client)  # type: ignore[no-untyped-call]
         locator_pb2_grpc.add_LocatorServicer_to_server(  # type: ignore[no-untyped-call]
             LocatorServicer(
-                instance_name=settings.instance_name, internal_endpoints=self.internal_endpoints
+                instance_name=settings.instance_name,
+                internal_endpoints=self.internal_endpoints,
+                state=self.state,
+                dynamic_registration=settings.dynamic_registration,
             ),
             client,
         )
@@ -163,9 +172,9 @@ class Registry:
         self.hub.close()  # ends WatchServers streams, which would hold the grace period
         servers, self._servers = self._servers, []
         await asyncio.gather(*(server.stop(STOP_GRACE) for server in servers))
-        if self._sync is not None:
-            await self._sync.aclose()
-            self._sync = None
+        if self.sync is not None:
+            await self.sync.aclose()
+            self.sync = None
         if self.sessions is not None:
             for session in self.sessions.close_all():
                 await session.link.close()

@@ -109,6 +109,9 @@ class ServerEntry:
     revision: int
     stored: StoredServer
     status: common_pb2.ServerStatus
+    #: Statuses taken from the node's own reports (RegisterNode, ReportState): a reply to a
+    #: call made before the last of them is older than it.
+    reports: int = 0
 
 
 class RegistryState:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shoal.errors import NodeUnreachableError, RegistryDatabaseError, ShoalError, TimedOutError
 from shoal.registry.database import DisabledBy, RegistryDatabase
-from shoal.registry.nodes import CALL_TIMEOUT, NodeSession, SessionTable
+from shoal.registry.nodes import NodeSession, SessionTable
 from shoal.registry.state import (
     RegistryState,
     ServerEntry,
@@ -76,13 +76,17 @@ class NodeSync:
         database: RegistryDatabase,
         *,
         load_timeout: float = LOAD_TIMEOUT,
+        dynamic_registration: bool = False,
     ) -> None:
         self.state = state
+        self.dynamic_registration = dynamic_registration  # told to nodes with every load
         self.hub = hub
         self.sessions = sessions
         self.database = database
         self.load_timeout = load_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Channels being closed: `aclose` lets these finish (a cancelled close leaks it).
+        self._closing: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ background work
 
@@ -95,12 +99,14 @@ class NodeSync:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._closing.discard(task)
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             log.warning("%s failed: %s", task.get_name(), error, exc_info=error)
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        """Cancel the pushes still running; let channel closes finish."""
+        for task in self._tasks - self._closing:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -117,7 +123,9 @@ class NodeSync:
             self._gone(session)
 
     def _gone(self, session: NodeSession) -> None:
-        self.spawn(session.link.close(), f"closing the channel to node {session.name}")
+        self._closing.add(
+            self.spawn(session.link.close(), f"closing the channel to node {session.name}")
+        )
         self.hub.node_changed(
             node_status(
                 session.name,
@@ -130,13 +138,37 @@ class NodeSync:
 
     # ------------------------------------------------------------------ statuses from nodes
 
-    async def record(self, node: str, statuses: Iterable[common_pb2.ServerStatus]) -> None:
-        """Take statuses `node` reported, in order: memory, watchers, then the database."""
+    async def record(
+        self,
+        node: str,
+        statuses: Iterable[common_pb2.ServerStatus],
+        *,
+        reports_before: Mapping[str, int] | None = None,
+    ) -> None:
+        """Take statuses `node` reported, in order: memory, watchers, then the database.
+
+        `reports_before`: these statuses are a reply to a call (LoadServers) made when each
+        server's entry had counted that many reports. Where a report has come since, the reply
+        is the older news (the node queues every change it makes for ReportState too): only
+        its revision is taken. Without it, they are the node's own reports.
+        """
         for reported in statuses:
+            entry = self.state.servers.get(reported.server_id)
+            if (
+                reports_before is not None
+                and entry is not None
+                and entry.reports != reports_before.get(reported.server_id, 0)
+            ):
+                if entry.description.node == node and reported.revision > entry.status.revision:
+                    entry.status.revision = reported.revision
+                    self.hub.server_changed(entry.status)
+                continue
             entry = self.state.apply_report(node, reported)
             if entry is None:
                 log.debug("node %s reported %s, not deployed there", node, reported.server_id)
                 continue
+            if reports_before is None:
+                entry.reports += 1
             self._keep_user_flag(entry)
             self.hub.server_changed(entry.status)
             try:
@@ -205,6 +237,7 @@ class NodeSync:
             servers=[server_to_pb(e.description) for e in entries],
             complete=complete,
             disabled_server_ids=self.state.user_disabled(entries),
+            dynamic_registration=self.dynamic_registration,
         )
 
     async def push_all(self, session: NodeSession) -> PushResult:
@@ -213,12 +246,14 @@ class NodeSync:
         try:
             async with session.link.push_lock:
                 # Computed under the lock, so it is the latest state when it is sent.
-                request = self._load_request(self.state.servers_on(session.name), complete=True)
+                entries = self.state.servers_on(session.name)
+                request = self._load_request(entries, complete=True)
+                reports_before = _reports(entries)
                 reply = await session.link.load_servers(request, self.load_timeout)
         except ShoalError as error:
             await self._push_failed(session, error, result)
             return result
-        await self._outcomes(session.name, reply, result)
+        await self._outcomes(session.name, reply, result, reports_before)
         log.info(
             "node %s: loaded %d servers (%d destroyed)",
             session.name,
@@ -237,9 +272,10 @@ class NodeSync:
         try:
             async with session.link.push_lock:
                 if destroy:
-                    await session.link.destroy_servers(sorted(destroy), CALL_TIMEOUT)
+                    await self._destroy(session, sorted(destroy), result)
                 entries = [self.state.servers[i] for i in sorted(load) if i in self.state.servers]
                 reply = None
+                reports_before = _reports(entries)
                 if entries:
                     request = self._load_request(entries, complete=False)
                     reply = await session.link.load_servers(request, self.load_timeout)
@@ -247,8 +283,23 @@ class NodeSync:
             await self._push_failed(session, error, result)
             return result
         if reply is not None:
-            await self._outcomes(node, reply, result)
+            await self._outcomes(node, reply, result, reports_before)
         return result
+
+    async def _destroy(
+        self, session: NodeSession, server_ids: list[str], result: PushResult
+    ) -> None:
+        """DestroyServers: the node stops each server first (up to its deactivation timeout),
+        so it gets the load's deadline. A node slow to confirm is a warning, and the servers
+        added or changed in the same push are still loaded."""
+        try:
+            await session.link.destroy_servers(server_ids, self.load_timeout)
+        except TimedOutError:
+            result.warnings.append(
+                f"node {session.name} did not confirm within {self.load_timeout:g} s that it"
+                f" destroyed {', '.join(server_ids)}; they are probably still stopping"
+            )
+            log.warning("node %s: %s", session.name, result.warnings[-1])
 
     async def _push_failed(
         self, session: NodeSession, error: ShoalError, result: PushResult
@@ -272,7 +323,11 @@ class NodeSync:
         log.warning("node %s: %s", session.name, result.warnings[-1])
 
     async def _outcomes(
-        self, node: str, reply: internal_pb2.LoadServersReply, result: PushResult
+        self,
+        node: str,
+        reply: internal_pb2.LoadServersReply,
+        result: PushResult,
+        reports_before: Mapping[str, int],
     ) -> None:
         statuses = []
         for outcome in reply.outcomes:
@@ -283,7 +338,11 @@ class NodeSync:
                 )
             if outcome.HasField("status"):
                 statuses.append(outcome.status)
-        await self.record(node, statuses)
+        await self.record(node, statuses, reports_before=reports_before)
+
+
+def _reports(entries: Iterable[ServerEntry]) -> dict[str, int]:
+    return {e.description.id: e.reports for e in entries}
 
 
 def _failure_reason(status: common_pb2.ServerStatus) -> str:

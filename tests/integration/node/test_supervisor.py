@@ -6,6 +6,7 @@ output (bounded), never on the clock.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from shoal.config.properties import load_file
 from shoal.descriptor.model import Activation
 from shoal.errors import BadSignalError, ServerDisabledError, ShoalError
 from shoal.node import lifecycle as lc
+from shoal.node.hooks import Launch, ReadyAtSpawn, ServerHook
 from shoal.node.restart import RestartPolicy
-from shoal.node.supervisor import LoadResult
-from shoal.rpc import common_pb2
+from shoal.node.supervisor import LoadResult, Supervisor
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.convert import server_to_pb
 
 from .conftest import NodeParts, clean_up, make_parts, output_has, server, until
 
@@ -180,3 +183,56 @@ async def test_destroy_stops_the_server_and_forgets_it(parts: NodeParts) -> None
     await sup.destroy()
     assert sup.status().state == common_pb2.DESTROYED
     assert pid not in parts.activator.running
+
+
+class _BrokenHook(ServerHook):
+    async def prestart(self, launch: Launch) -> None:
+        raise RuntimeError("a bug in a hook")
+
+
+@pytest.mark.asyncio
+async def test_a_hook_that_fails_with_a_bug_fails_the_start_instead_of_hanging(
+    parts: NodeParts,
+) -> None:
+    """A prestart hook raising something other than a ShoalError or OSError (a bug): the spawn
+    fails with the error's words and `start` returns its error; the server is not left
+    Activating for ever."""
+    sup = Supervisor(
+        "Broken-1",
+        parts.settings,
+        parts.activator,
+        hooks=(_BrokenHook(),),
+        readiness=ReadyAtSpawn(),
+        on_publish=parts.published.append,
+    )
+    sup.load(server("Broken-1"))
+    with pytest.raises(ShoalError, match="a bug in a hook"):
+        await asyncio.wait_for(sup.start(), 5.0)
+    assert sup.machine.public_state() is lc.PublicState.INACTIVE
+
+
+@pytest.mark.asyncio
+async def test_stopping_the_node_cancels_the_restart_of_a_server_in_back_off(
+    tmp_path: Path,
+) -> None:
+    """An always server crashes twice and waits 5 s to restart; the node stops (stop_all): the
+    server is Inactive with no restart timer left, so nothing spawns while the node exits."""
+    parts = make_parts(tmp_path, policy=RestartPolicy(backoff_base=5.0, backoff_cap=5.0))
+    service = parts.service()
+    try:
+        request = internal_pb2.LoadServersRequest(
+            servers=[server_to_pb(server("Crash-1", activation=Activation.ALWAYS))], complete=True
+        )
+        await service.LoadServers(request, None)  # type: ignore[arg-type]
+        sup = service.supervisor("Crash-1")
+        for _ in range(2):
+            await until(lambda: sup.machine.state is lc.State.ACTIVE, "Crash-1 active")
+            pid = sup.machine.pid
+            sup.send_signal("SIGSEGV")
+            await until(lambda pid=pid: sup.machine.pid != pid, f"Crash-1 (pid {pid}) exited")
+        await until(lambda: sup.machine.state is lc.State.WAITING_TO_RESTART, "Crash-1 in back-off")
+        await service.stop_all()
+        assert sup.machine.state is lc.State.INACTIVE
+        assert lc.TimerKind.RESTART not in sup.machine.timers
+    finally:
+        await clean_up(parts, service)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +125,10 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
     on_load: Callable[[internal_pb2.LoadServersRequest], None] | None = None
     # Server ids whose load fails (LoadOutcome.FAILED).
     failing: set[str] = field(default_factory=set)
+    # Run by LoadServers before it replies (e.g. a ReportState overtaking the reply).
+    before_reply: Callable[[], Awaitable[None]] | None = None
+    # Seconds DestroyServers takes (a node stopping a server slow to exit).
+    destroy_delay: float = 0.0
     loads: list[internal_pb2.LoadServersRequest] = field(default_factory=list)
     destroyed: list[list[str]] = field(default_factory=list)
     shutdowns: list[bool] = field(default_factory=list)
@@ -168,6 +172,8 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
                 outcome.result = internal_pb2.LoadOutcome.FAILED
                 outcome.error.message = "cannot write config"
         await self._note("LoadServers")
+        if self.before_reply is not None:
+            await self.before_reply()
         return internal_pb2.LoadServersReply(outcomes=outcomes)
 
     async def DestroyServers(
@@ -175,6 +181,7 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
     ) -> internal_pb2.DestroyServersReply:
         self.destroyed.append(list(request.server_ids))
         await self._note("DestroyServers")
+        await asyncio.sleep(self.destroy_delay)
         return internal_pb2.DestroyServersReply()
 
     async def Ping(self, request: internal_pb2.PingRequest, context: _Context) -> Any:

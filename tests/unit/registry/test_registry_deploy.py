@@ -17,7 +17,7 @@ from grid_helpers import (
 )
 
 from shoal.errors import AlreadyExistsError, ApplicationNotFoundError, DescriptorError
-from shoal.rpc import admin_pb2
+from shoal.rpc import admin_pb2, common_pb2
 from shoal.rpc.errors import translate_errors
 
 
@@ -184,3 +184,62 @@ async def test_a_failed_server_load_is_a_warning_of_the_deploy(tmp_path: Path) -
         reply = await admin.Deploy(deploy_request(app_xml("bonjour")))
         assert reply.revision == 2
         assert any("S1" in w and "cannot write config" in w for w in reply.warnings)
+
+
+@pytest.mark.asyncio
+async def test_a_node_slow_to_destroy_still_gets_the_servers_added_in_the_same_deploy(
+    tmp_path: Path,
+) -> None:
+    """A deploy removes S2 and adds S4 on node1, whose DestroyServers outlasts the registry's
+    deadline (a server slow to stop): the deploy warns about S2, and S4 is loaded anyway."""
+    site = make_site(tmp_path)
+    async with (
+        running_registry(site) as registry,
+        admin_client(registry) as admin,
+        fake_node("node1", destroy_delay=5.0) as node,
+    ):
+        await admin.Deploy(deploy_request(app_xml()))
+        await node.register(registry)
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
+        assert registry.sync is not None
+        registry.sync.load_timeout = 0.2
+
+        reply = await admin.Deploy(deploy_request(app_xml().replace('"S2"', '"S4"')))
+        assert list(reply.removed) == ["S2"] and list(reply.added) == ["S4"]
+        assert node.destroyed == [["S2"]]
+        assert [s.id for s in node.loads[-1].servers] == ["S4"]
+        assert any("S2" in w and "did not confirm" in w for w in reply.warnings)
+        assert list(reply.pending_nodes) == []
+
+
+@pytest.mark.asyncio
+async def test_a_load_reply_overtaken_by_a_report_does_not_bring_back_an_older_state(
+    tmp_path: Path,
+) -> None:
+    """A redeploy loads S1; before the node's reply (its status at load time) reaches the
+    registry, a ReportState says S1 is Active with pid 99. The reply is the older news: the
+    registry keeps Active and pid 99, and takes the reply's revision."""
+    site = make_site(tmp_path)
+    async with (
+        running_registry(site) as registry,
+        admin_client(registry) as admin,
+        fake_node("node1") as node,
+    ):
+        await admin.Deploy(deploy_request(app_xml()))
+        await node.register(registry)
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
+
+        async def report_active() -> None:
+            await node.report(
+                registry,
+                common_pb2.ServerStatus(
+                    server_id="S1", state=common_pb2.ACTIVE, pid=99, enabled=True, revision=2
+                ),
+            )
+
+        node.before_reply = report_active
+        reply = await admin.Deploy(deploy_request(app_xml("bonjour")))
+        assert reply.revision == 2
+        servers = status_map((await admin.ServerList(admin_pb2.ServerListRequest())).servers)
+        assert (servers["S1"].state, servers["S1"].pid) == (common_pb2.ACTIVE, 99)
+        assert servers["S1"].revision == 2
