@@ -5,7 +5,8 @@ ShoalError                 message + hint; the CLI prints it as one line (plus t
 ├── SiteError              no site (prefix) found, or a site file is missing
 ├── DescriptorError        an application descriptor is invalid: every problem, file:line each
 ├── NotFoundError          no such server, node or application (`name`)
-│   └── ServerNotFoundError, NodeNotFoundError, ApplicationNotFoundError
+│   └── ServerNotFoundError, NodeNotFoundError, ApplicationNotFoundError,
+│       AdapterNotFoundError, ObjectNotFoundError
 ├── AlreadyExistsError     an application or server of that name exists
 ├── NodeActiveError        a node name is held by a live session (`holder_host`)
 ├── UnreachableError       a registry or node does not answer at `address`
@@ -143,6 +144,18 @@ class NodeNotFoundError(NotFoundError):
 
 class ApplicationNotFoundError(NotFoundError):
     kind = "application"
+
+
+class AdapterNotFoundError(NotFoundError):
+    """No adapter with this id is deployed, or its server has not registered it."""
+
+    kind = "object adapter"
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No well-known object with this identity."""
+
+    kind = "object"
 
 
 class AlreadyExistsError(ShoalError):

@@ -241,6 +241,17 @@ class AdminApi:
     async def node_shutdown(self, node: str) -> None:
         await self._call("NodeShutdown", admin_pb2.NodeShutdownRequest(node=node), None)
 
+    # -- adapters
+    async def adapter_list(self) -> list[admin_pb2.AdapterInfo]:
+        reply = await self._call("AdapterList", admin_pb2.AdapterListRequest(), QUICK_CALL_SECONDS)
+        return list(reply.adapters)
+
+    async def adapter_endpoints(self, adapter_id: str) -> admin_pb2.AdapterInfo:
+        request = admin_pb2.AdapterEndpointsRequest(adapter_id=adapter_id)
+        reply = await self._call("AdapterEndpoints", request, QUICK_CALL_SECONDS)
+        info: admin_pb2.AdapterInfo = reply.adapter
+        return info
+
     # -- registry and grid
     async def registry_list(self) -> list[admin_pb2.RegistryInfo]:
         request = admin_pb2.RegistryListRequest()

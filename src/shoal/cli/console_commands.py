@@ -13,6 +13,8 @@ from typing import Any
 
 from shoal.cli.client import AdminApi
 from shoal.cli.console_format import (
+    INACTIVE_ADAPTER,
+    adapter_list_lines,
     application_summary_lines,
     deploy_lines,
     diff_lines,
@@ -246,6 +248,16 @@ async def _node_shutdown(session: Session, args: list[str]) -> None:
     await session.api.node_shutdown(args[0])
 
 
+async def _adapter_list(session: Session, args: list[str]) -> None:
+    for line in adapter_list_lines(await session.api.adapter_list()):
+        session.out.line(line)
+
+
+async def _adapter_endpoints(session: Session, args: list[str]) -> None:
+    info = await session.api.adapter_endpoints(args[0])
+    session.out.line(info.endpoints or INACTIVE_ADAPTER)
+
+
 async def _registry_list(session: Session, args: list[str]) -> None:
     for info in await session.api.registry_list():
         session.out.line(info.name)
@@ -318,6 +330,10 @@ COMMANDS: tuple[Command, ...] = (
             _node_load, 1, 1),
     Command(("node", "shutdown"), "node shutdown NAME",
             "Stop a node (and its servers).", _node_shutdown, 1, 1),
+    Command(("adapter", "list"), "adapter list",
+            "List the adapters, their servers and endpoints.", _adapter_list),
+    Command(("adapter", "endpoints"), "adapter endpoints ID",
+            "Show an adapter's registered endpoints.", _adapter_endpoints, 1, 1),
     Command(("registry", "list"), "registry list", "List the registries.", _registry_list),
     Command(("registry", "describe"), "registry describe NAME", "Show a registry.",
             _registry_describe, 1, 1),
@@ -327,7 +343,7 @@ COMMANDS: tuple[Command, ...] = (
             "Stop the registry (nodes keep their servers).", _registry_shutdown, 0, 1),
 )  # fmt: skip
 
-GROUPS = ("application", "server", "node", "registry")
+GROUPS = ("application", "server", "node", "adapter", "registry")
 
 
 def resolve(words: Sequence[str]) -> tuple[Command, list[str]]:

@@ -64,6 +64,8 @@ def server_describe_lines(reply: admin_pb2.ServerDescribeReply) -> list[str]:
         f"    state = `{server_state_line(reply.status)}'",
     ]
     lines += _status_lines(reply.status)
+    for adapter in reply.status.adapters:
+        lines.append(f"    registered adapter `{adapter.adapter_id}' = `{adapter.endpoints}'")
     lines += [f"    {line}" for line in server_lines(server)]
     lines.append("}")
     return lines
@@ -130,3 +132,20 @@ def deploy_lines(reply: admin_pb2.DeployReply) -> list[str]:
         f"  restarted  {c.server_id} ({', '.join(c.changed_fields)})" for c in reply.restarted
     ]
     return lines
+
+
+#: What `adapter endpoints` shows for a deployed adapter its server has not registered.
+INACTIVE_ADAPTER = "<inactive>"
+
+
+def adapter_list_lines(adapters: list[admin_pb2.AdapterInfo]) -> list[str]:
+    """`adapter list`: one adapter a line, its server and its endpoints (or <inactive>)."""
+    if not adapters:
+        return []
+    id_width = max(len(a.adapter_id) for a in adapters)
+    server_width = max(len(a.server_id or "-") for a in adapters)
+    return [
+        f"{a.adapter_id:<{id_width}}  {a.server_id or '-':<{server_width}}  "
+        f"{a.endpoints or INACTIVE_ADAPTER}"
+        for a in adapters
+    ]

@@ -39,9 +39,10 @@ from shoal.errors import (
 )
 from shoal.node import lifecycle as lc
 from shoal.node.activator import Activator, raise_fd_limit
-from shoal.node.hooks import ConfigWriter, OutputCapture, OutputSettings, ReadyAfterGrace
+from shoal.node.hooks import ConfigWriter, OutputCapture, OutputSettings
 from shoal.node.logs import DEFAULT_BACKUPS, DEFAULT_MAX_KB
 from shoal.node.pidrecord import PidRecord, reap_leftovers
+from shoal.node.readiness import AdapterReadiness, AdapterRegistrations
 from shoal.node.restart import RestartPolicy
 from shoal.node.service import NodeService
 from shoal.node.session import NodeSession, SessionSettings, first_of
@@ -63,6 +64,11 @@ _MASTER_LOAD_WAIT = 30.0
 
 # How long a new server must stay up to count as Active (supervisord's startsecs).
 DEFAULT_GRACE_MS = 250
+
+#: The property of a server's config naming its node's endpoints (Node.RegisterAdapters).
+SERVER_NODE_ENDPOINTS = "shoal.node.Endpoints"
+# A node bound to every interface is reached from its servers over the loopback.
+_LOCAL_TARGET = {ANY_HOST: "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 class ReadyPipe:
@@ -130,12 +136,20 @@ def run_node(
 
 
 def _configure_logging() -> None:
+    """As the seed says of OMERO.grid: output to stdout (master.out), errors to stderr
+    (master.err); the CLI points both at the files of Ice.StdOut and Ice.StdErr."""
     root = logging.getLogger()
-    if not root.handlers:  # the CLI may have set it up already
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if root.handlers:  # the CLI or a test set it up already
+        return
+    line = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    output = logging.StreamHandler(sys.stdout)
+    output.addFilter(lambda record: record.levelno < logging.WARNING)
+    errors = logging.StreamHandler(sys.stderr)
+    errors.setLevel(logging.WARNING)
+    for handler in (output, errors):
+        handler.setFormatter(line)
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO)
 
 
 class _Daemon:
@@ -210,7 +224,12 @@ class _Daemon:
             # last (the stack unwinds in reverse), once stop_all has stopped every server.
             watchdog = Watchdog()
             watchdog.start()
-            cleanup.callback(watchdog.close)
+            activator: Activator | None = None
+            # Should a server still run at that point (stop_all failed), the watchdog kills it
+            # as if the node had died, rather than leave it orphaned.
+            cleanup.callback(
+                lambda: watchdog.close(kill=activator is not None and bool(activator.running))
+            )
             # Blocking (it waits for leftovers to die), but nothing else runs yet.
             leftovers = await asyncio.to_thread(reap_leftovers, data_dir / "pids")
             if leftovers:
@@ -225,21 +244,29 @@ class _Daemon:
                 if session is not None:
                     session.report(status)
 
+            server, bound = make_server(
+                properties.get_endpoints("IceGrid.Node.Endpoints", for_server=True),
+                max_message_bytes=max_bytes,
+                tls=tls,
+            )
+            # Where servers built with shoal.server register their adapters (same host).
+            generated[SERVER_NODE_ENDPOINTS] = describe_endpoints(
+                replace(e, host=_LOCAL_TARGET.get(e.host or ANY_HOST, e.host)) for e in bound
+            )
+            registrations = AdapterRegistrations()
             service = NodeService(
                 settings,
                 activator,
                 output=output,
                 hooks=(ConfigWriter(name, generated),),
-                readiness=ReadyAfterGrace(
-                    properties.get_int("shoal.node.startup_grace_ms", DEFAULT_GRACE_MS) / 1000
+                readiness=AdapterReadiness(
+                    properties.get_int("shoal.node.startup_grace_ms", DEFAULT_GRACE_MS) / 1000,
+                    registrations,
+                    wait_time=settings.supervision.wait_time,
                 ),
+                registrations=registrations,
                 on_publish=publish,
                 on_shutdown=lambda: self.request_stop("Shutdown requested by the registry"),
-            )
-            server, bound = make_server(
-                properties.get_endpoints("IceGrid.Node.Endpoints", for_server=True),
-                max_message_bytes=max_bytes,
-                tls=tls,
             )
             _add_node_servicer(service, server)
             await server.start()

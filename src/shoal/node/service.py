@@ -14,10 +14,21 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc.aio
 
-from shoal.errors import InvalidArgumentError, ServerNotFoundError, ShoalError
+from shoal.config.endpoints import EndpointParseError, parse_endpoints
+from shoal.errors import (
+    AdapterNotFoundError,
+    InvalidArgumentError,
+    ServerNotFoundError,
+    ShoalError,
+)
 from shoal.node.activator import Activator
+from shoal.node.events import DisabledBy
 from shoal.node.hooks import OutputCapture, Readiness, ServerHook
-from shoal.node.lifecycle import DisabledBy
+from shoal.node.readiness import (
+    AdapterRegistrations,
+    RegisteredAdapter,
+    declared_adapters,
+)
 from shoal.node.supervisor import LoadResult, NodeSettings, Supervisor
 from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
 from shoal.rpc.convert import server_from_pb
@@ -56,8 +67,11 @@ class NodeService(_NodeServicer):
         readiness: Readiness,
         on_publish: Callable[[common_pb2.ServerStatus], None] = lambda status: None,
         on_shutdown: Callable[[], None] = lambda: None,
+        registrations: AdapterRegistrations | None = None,
     ) -> None:
         self.settings = settings
+        #: What servers registered through shoal.server (readiness reads it too).
+        self.registrations = registrations or AdapterRegistrations()
         self._activator = activator
         self._output = output
         self._hooks = (*hooks, output)
@@ -67,6 +81,8 @@ class NodeService(_NodeServicer):
         self._servers: dict[str, Supervisor] = {}
         #: Set by the first LoadServers(complete=true): the node has all its servers.
         self.loaded = asyncio.Event()
+        #: The registry's IceGrid.Registry.DynamicRegistration, as its last load said.
+        self.dynamic_registration = False
 
     # ----------------------------------------------------------------- for the daemon
 
@@ -98,7 +114,9 @@ class NodeService(_NodeServicer):
             _log.info(
                 "stopping %d server(s): %s", len(running), ", ".join(s.server_id for s in running)
             )
-        await asyncio.gather(*(s.stop(keep_down=True) for s in running))
+        # Every server, not only the running ones: one waiting to restart after a crash has
+        # its restart timer cancelled, or it would spawn again while the node exits.
+        await asyncio.gather(*(s.stop(keep_down=True) for s in list(self._servers.values())))
 
     async def destroy(self, server_ids: Sequence[str]) -> list[str]:
         """Stop and forget these servers (unknown ids ignored); those destroyed."""
@@ -106,6 +124,7 @@ class NodeService(_NodeServicer):
         await asyncio.gather(*(s.destroy() for s in found))
         for supervisor in found:
             self._servers.pop(supervisor.server_id, None)
+            self.registrations.forget(supervisor.server_id)
             _log.info("server %s: destroyed", supervisor.server_id)
         return [s.server_id for s in found]
 
@@ -117,7 +136,11 @@ class NodeService(_NodeServicer):
             hooks=self._hooks,
             readiness=self._readiness,
             on_publish=self._on_publish,
+            adapters=self._registered_adapters,
         )
+
+    def _registered_adapters(self, server_id: str, pid: int) -> list[common_pb2.AdapterStatus]:
+        return [a.to_pb() for a in self.registrations.current(server_id, pid)]
 
     # ----------------------------------------------------------------- RPCs
 
@@ -127,6 +150,7 @@ class NodeService(_NodeServicer):
         reply = internal_pb2.LoadServersReply()
         listed: set[str] = set()
         disabled = set(request.disabled_server_ids)
+        self.dynamic_registration = request.dynamic_registration
         for message in request.servers:
             listed.add(message.id)
             reply.outcomes.append(self._load_one(message, request.revision, disabled))
@@ -231,6 +255,49 @@ class NodeService(_NodeServicer):
                 )
                 rotated = False
 
+    async def RegisterAdapters(
+        self, request: internal_pb2.RegisterAdaptersRequest, context: _Context
+    ) -> internal_pb2.RegisterAdaptersReply:
+        supervisor = self.supervisor(request.server_id)
+        pid = supervisor.machine.pid
+        if not pid or not supervisor.running:
+            raise ServerNotFoundError(
+                f"server `{request.server_id}' has no running process on node"
+                f" {self.settings.node_name}: it cannot register adapters",
+                "only a process the node started registers its server's adapters",
+                name=request.server_id,
+            )
+        description = supervisor.description
+        declared = declared_adapters(description) if description else ()
+        groups = {a.id: a.replica_group for a in declared}
+        adapters = [_registered(message, groups) for message in request.adapters]
+        undeclared = [a.adapter_id for a in adapters if a.adapter_id not in groups]
+        if undeclared and not self.dynamic_registration:
+            raise AdapterNotFoundError(
+                f"server `{request.server_id}': adapter `{undeclared[0]}' is not deployed and"
+                " dynamic registration is off",
+                f'declare it in the descriptor (<adapter name=... id="{undeclared[0]}">), or set'
+                " IceGrid.Registry.DynamicRegistration=1 on the registry",
+                name=undeclared[0],
+            )
+        self.registrations.register(request.server_id, pid, adapters)
+        _log.info(
+            "server %s: adapters registered: %s",
+            request.server_id,
+            ", ".join(f"{a.adapter_id} ({a.endpoints})" for a in adapters) or "none",
+        )
+        supervisor.republish()
+        return internal_pb2.RegisterAdaptersReply(state=supervisor.status().state)
+
+    async def UnregisterAdapters(
+        self, request: internal_pb2.UnregisterAdaptersRequest, context: _Context
+    ) -> internal_pb2.UnregisterAdaptersReply:
+        supervisor = self.supervisor(request.server_id)
+        self.registrations.unregister(request.server_id)
+        _log.info("server %s: adapters withdrawn", request.server_id)
+        supervisor.republish()
+        return internal_pb2.UnregisterAdaptersReply()
+
     async def Ping(self, request: internal_pb2.PingRequest, context: _Context) -> Any:
         return internal_pb2.PingReply(node=self.settings.node_name, pid=os.getpid())
 
@@ -245,6 +312,27 @@ class NodeService(_NodeServicer):
         await self.stop_all()
         self._on_shutdown()
         return internal_pb2.ShutdownReply()
+
+
+def _registered(message: common_pb2.AdapterStatus, groups: dict[str, str]) -> RegisteredAdapter:
+    """A registration as sent, checked: an id, endpoints that parse, with real ports."""
+    if not message.adapter_id.strip():
+        raise InvalidArgumentError("an adapter registration has no adapter id")
+    try:
+        endpoints = parse_endpoints(message.endpoints)
+    except EndpointParseError as exc:
+        raise InvalidArgumentError(f"adapter `{message.adapter_id}': bad endpoints: {exc}") from exc
+    if not endpoints or any(not e.port for e in endpoints):
+        raise InvalidArgumentError(
+            f"adapter `{message.adapter_id}': endpoints `{message.endpoints}' must name the"
+            " bound ports",
+            "register the endpoints as bound (real ports), not as configured",
+        )
+    return RegisteredAdapter(
+        adapter_id=message.adapter_id,
+        endpoints=message.endpoints,
+        replica_group=groups.get(message.adapter_id, ""),
+    )
 
 
 def current_load() -> common_pb2.LoadInfo:

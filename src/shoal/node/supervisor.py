@@ -89,8 +89,10 @@ class Supervisor:
         hooks: Sequence[ServerHook] = (),
         readiness: Readiness,
         on_publish: Callable[[common_pb2.ServerStatus], None] = lambda status: None,
+        adapters: Callable[[str, int], Sequence[common_pb2.AdapterStatus]] = lambda sid, pid: (),
     ) -> None:
         self.server_id = server_id
+        self._adapters = adapters  # (server id, pid) -> what that process registered
         self.settings = settings
         self.revision = 0
         self._activator = activator
@@ -147,6 +149,7 @@ class Supervisor:
             restart_count=machine.restart_count,
             activation=str(raw.activation) if raw is not None else "",
             revision=self.revision,
+            adapters=self._adapters(self.server_id, machine.pid or 0),
         )
         disabled = machine.disabled
         if disabled is not None and disabled.until is not None:
@@ -264,6 +267,13 @@ class Supervisor:
     def disable(self) -> common_pb2.ServerStatus:
         self._feed(lc.Disable())
         return self.status()
+
+    def republish(self) -> None:
+        """Report the status again: something it shows changed outside the machine (adapters)."""
+        try:
+            self._on_publish(self.status())
+        except Exception:  # a broken observer must not break the server
+            _log.exception("server %s: publishing its state failed", self.server_id)
 
     def send_signal(self, sig: str) -> int:
         """Send a signal (a name or a number 1-63) to the server's process group."""
@@ -393,6 +403,10 @@ class Supervisor:
         except (ShoalError, OSError) as exc:
             message = exc.message if isinstance(exc, ShoalError) else f"cannot start: {exc}"
             self._feed(lc.SpawnFailed(message))
+            return
+        except Exception as exc:  # a bug in a hook: the server must not stay Activating
+            _log.exception("server %s: spawning failed", self.server_id)
+            self._feed(lc.SpawnFailed(f"cannot start: {type(exc).__name__}: {exc}"))
             return
         finally:
             launch.cleanup()

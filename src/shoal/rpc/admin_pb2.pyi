@@ -441,6 +441,42 @@ class RegistryShutdownReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class AdapterInfo(_message.Message):
+    __slots__ = ("adapter_id", "server_id", "node", "replica_group", "endpoints")
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_GROUP_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    server_id: str
+    node: str
+    replica_group: str
+    endpoints: str
+    def __init__(self, adapter_id: _Optional[str] = ..., server_id: _Optional[str] = ..., node: _Optional[str] = ..., replica_group: _Optional[str] = ..., endpoints: _Optional[str] = ...) -> None: ...
+
+class AdapterListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AdapterListReply(_message.Message):
+    __slots__ = ("adapters",)
+    ADAPTERS_FIELD_NUMBER: _ClassVar[int]
+    adapters: _containers.RepeatedCompositeFieldContainer[AdapterInfo]
+    def __init__(self, adapters: _Optional[_Iterable[_Union[AdapterInfo, _Mapping]]] = ...) -> None: ...
+
+class AdapterEndpointsRequest(_message.Message):
+    __slots__ = ("adapter_id",)
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    def __init__(self, adapter_id: _Optional[str] = ...) -> None: ...
+
+class AdapterEndpointsReply(_message.Message):
+    __slots__ = ("adapter",)
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    adapter: AdapterInfo
+    def __init__(self, adapter: _Optional[_Union[AdapterInfo, _Mapping]] = ...) -> None: ...
+
 class DiagnosticsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

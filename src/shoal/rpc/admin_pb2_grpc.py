@@ -155,6 +155,16 @@ class AdminStub:
                 request_serializer=shoal_dot_rpc_dot_admin__pb2.RegistryShutdownRequest.SerializeToString,
                 response_deserializer=shoal_dot_rpc_dot_admin__pb2.RegistryShutdownReply.FromString,
                 _registered_method=True)
+        self.AdapterList = channel.unary_unary(
+                '/shoal.v1.Admin/AdapterList',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterListRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterListReply.FromString,
+                _registered_method=True)
+        self.AdapterEndpoints = channel.unary_unary(
+                '/shoal.v1.Admin/AdapterEndpoints',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.FromString,
+                _registered_method=True)
         self.Diagnostics = channel.unary_unary(
                 '/shoal.v1.Admin/Diagnostics',
                 request_serializer=shoal_dot_rpc_dot_admin__pb2.DiagnosticsRequest.SerializeToString,
@@ -363,6 +373,24 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdapterList(self, request, context):
+        """-------------------------------------------------------------------------------- adapters
+
+        `adapter list`: every adapter id the registry knows (deployed, or registered dynamically),
+        sorted, with where it runs and its endpoints when registered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdapterEndpoints(self, request, context):
+        """`adapter endpoints ID`: the endpoints of a registered adapter (empty when deployed but not
+        registered: its server is not Active). Errors: NOT_FOUND_ADAPTER.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Diagnostics(self, request, context):
         """------------------------------------------------------------------------------------ grid
 
@@ -502,6 +530,16 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RegistryShutdown,
                     request_deserializer=shoal_dot_rpc_dot_admin__pb2.RegistryShutdownRequest.FromString,
                     response_serializer=shoal_dot_rpc_dot_admin__pb2.RegistryShutdownReply.SerializeToString,
+            ),
+            'AdapterList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdapterList,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterListRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterListReply.SerializeToString,
+            ),
+            'AdapterEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdapterEndpoints,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.SerializeToString,
             ),
             'Diagnostics': grpc.unary_unary_rpc_method_handler(
                     servicer.Diagnostics,
@@ -1163,6 +1201,60 @@ class Admin:
             '/shoal.v1.Admin/RegistryShutdown',
             shoal_dot_rpc_dot_admin__pb2.RegistryShutdownRequest.SerializeToString,
             shoal_dot_rpc_dot_admin__pb2.RegistryShutdownReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdapterList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/AdapterList',
+            shoal_dot_rpc_dot_admin__pb2.AdapterListRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.AdapterListReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdapterEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/AdapterEndpoints',
+            shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,7 +59,7 @@ class StateChange(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[ServerState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ServerStatus(_message.Message):
-    __slots__ = ("server_id", "node", "application", "state", "pid", "enabled", "disabled_by", "reenable_at", "started_at", "restart_count", "last_exit", "history", "activation", "revision")
+    __slots__ = ("server_id", "node", "application", "state", "pid", "enabled", "disabled_by", "reenable_at", "started_at", "restart_count", "last_exit", "history", "activation", "revision", "adapters")
     class DisabledBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         NONE: _ClassVar[ServerStatus.DisabledBy]
@@ -82,6 +82,7 @@ class ServerStatus(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    ADAPTERS_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     node: str
     application: str
@@ -96,7 +97,18 @@ class ServerStatus(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[StateChange]
     activation: str
     revision: int
-    def __init__(self, server_id: _Optional[str] = ..., node: _Optional[str] = ..., application: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., enabled: _Optional[bool] = ..., disabled_by: _Optional[_Union[ServerStatus.DisabledBy, str]] = ..., reenable_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., restart_count: _Optional[int] = ..., last_exit: _Optional[_Union[ExitInfo, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StateChange, _Mapping]]] = ..., activation: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+    adapters: _containers.RepeatedCompositeFieldContainer[AdapterStatus]
+    def __init__(self, server_id: _Optional[str] = ..., node: _Optional[str] = ..., application: _Optional[str] = ..., state: _Optional[_Union[ServerState, str]] = ..., pid: _Optional[int] = ..., enabled: _Optional[bool] = ..., disabled_by: _Optional[_Union[ServerStatus.DisabledBy, str]] = ..., reenable_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., restart_count: _Optional[int] = ..., last_exit: _Optional[_Union[ExitInfo, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StateChange, _Mapping]]] = ..., activation: _Optional[str] = ..., revision: _Optional[int] = ..., adapters: _Optional[_Iterable[_Union[AdapterStatus, _Mapping]]] = ...) -> None: ...
+
+class AdapterStatus(_message.Message):
+    __slots__ = ("adapter_id", "endpoints", "replica_group")
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_GROUP_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    endpoints: str
+    replica_group: str
+    def __init__(self, adapter_id: _Optional[str] = ..., endpoints: _Optional[str] = ..., replica_group: _Optional[str] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
     __slots__ = ("name", "hostname", "os", "release", "machine", "cpus", "data_dir", "endpoints", "version", "pid", "started_at")
@@ -177,7 +189,7 @@ class Problem(_message.Message):
     def __init__(self, file: _Optional[str] = ..., line: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ErrorDetail(_message.Message):
-    __slots__ = ("code", "message", "hint", "problems", "server_id", "node", "application", "holder_host", "address", "limit_kb", "hops", "signal", "holder")
+    __slots__ = ("code", "message", "hint", "problems", "server_id", "node", "application", "holder_host", "address", "limit_kb", "hops", "signal", "holder", "adapter_id", "identity")
     class Code(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UNSPECIFIED: _ClassVar[ErrorDetail.Code]
@@ -197,6 +209,8 @@ class ErrorDetail(_message.Message):
         INVALID_ARGUMENT: _ClassVar[ErrorDetail.Code]
         TIMED_OUT: _ClassVar[ErrorDetail.Code]
         SESSION_EXPIRED: _ClassVar[ErrorDetail.Code]
+        NOT_FOUND_ADAPTER: _ClassVar[ErrorDetail.Code]
+        NOT_FOUND_OBJECT: _ClassVar[ErrorDetail.Code]
     UNSPECIFIED: ErrorDetail.Code
     NOT_FOUND_SERVER: ErrorDetail.Code
     NOT_FOUND_NODE: ErrorDetail.Code
@@ -214,6 +228,8 @@ class ErrorDetail(_message.Message):
     INVALID_ARGUMENT: ErrorDetail.Code
     TIMED_OUT: ErrorDetail.Code
     SESSION_EXPIRED: ErrorDetail.Code
+    NOT_FOUND_ADAPTER: ErrorDetail.Code
+    NOT_FOUND_OBJECT: ErrorDetail.Code
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HINT_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +243,8 @@ class ErrorDetail(_message.Message):
     HOPS_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     code: ErrorDetail.Code
     message: str
     hint: str
@@ -240,4 +258,6 @@ class ErrorDetail(_message.Message):
     hops: _containers.RepeatedScalarFieldContainer[str]
     signal: str
     holder: str
-    def __init__(self, code: _Optional[_Union[ErrorDetail.Code, str]] = ..., message: _Optional[str] = ..., hint: _Optional[str] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., server_id: _Optional[str] = ..., node: _Optional[str] = ..., application: _Optional[str] = ..., holder_host: _Optional[str] = ..., address: _Optional[str] = ..., limit_kb: _Optional[int] = ..., hops: _Optional[_Iterable[str]] = ..., signal: _Optional[str] = ..., holder: _Optional[str] = ...) -> None: ...
+    adapter_id: str
+    identity: str
+    def __init__(self, code: _Optional[_Union[ErrorDetail.Code, str]] = ..., message: _Optional[str] = ..., hint: _Optional[str] = ..., problems: _Optional[_Iterable[_Union[Problem, _Mapping]]] = ..., server_id: _Optional[str] = ..., node: _Optional[str] = ..., application: _Optional[str] = ..., holder_host: _Optional[str] = ..., address: _Optional[str] = ..., limit_kb: _Optional[int] = ..., hops: _Optional[_Iterable[str]] = ..., signal: _Optional[str] = ..., holder: _Optional[str] = ..., adapter_id: _Optional[str] = ..., identity: _Optional[str] = ...) -> None: ...

@@ -25,6 +25,8 @@ deadline) has no detail and is mapped from its bare status, naming the peer and 
     INVALID_ARGUMENT        InvalidArgumentError         INVALID_ARGUMENT
     TIMED_OUT               TimedOutError                DEADLINE_EXCEEDED
     SESSION_EXPIRED         SessionExpiredError          FAILED_PRECONDITION
+    NOT_FOUND_ADAPTER       AdapterNotFoundError         NOT_FOUND
+    NOT_FOUND_OBJECT        ObjectNotFoundError          NOT_FOUND
 
 A ShoalError subclass not in the table travels as its nearest ancestor that is (message and
 hint kept). Bare statuses (no detail): UNAVAILABLE -> UnreachableError, RESOURCE_EXHAUSTED
@@ -47,6 +49,7 @@ import grpc
 import grpc.aio
 
 from shoal.errors import (
+    AdapterNotFoundError,
     AlreadyExistsError,
     ApplicationNotFoundError,
     BadSignalError,
@@ -57,6 +60,7 @@ from shoal.errors import (
     NodeActiveError,
     NodeNotFoundError,
     NodeUnreachableError,
+    ObjectNotFoundError,
     PermissionDeniedError,
     Problem,
     RemoteError,
@@ -114,6 +118,8 @@ _TABLE: dict[ErrorDetail.Code, tuple[type[ShoalError], grpc.StatusCode]] = {
     Code.INVALID_ARGUMENT: (InvalidArgumentError, _S.INVALID_ARGUMENT),
     Code.TIMED_OUT: (TimedOutError, _S.DEADLINE_EXCEEDED),
     Code.SESSION_EXPIRED: (SessionExpiredError, _S.FAILED_PRECONDITION),
+    Code.NOT_FOUND_ADAPTER: (AdapterNotFoundError, _S.NOT_FOUND),
+    Code.NOT_FOUND_OBJECT: (ObjectNotFoundError, _S.NOT_FOUND),
 }
 _CODE_OF_CLASS: dict[type[ShoalError], ErrorDetail.Code] = {
     cls: code for code, (cls, _) in _TABLE.items()
@@ -148,6 +154,10 @@ def error_detail(error: ShoalError) -> ErrorDetail:
         detail.node = error.name
     elif isinstance(error, ApplicationNotFoundError):
         detail.application = error.name
+    elif isinstance(error, AdapterNotFoundError):
+        detail.adapter_id = error.name
+    elif isinstance(error, ObjectNotFoundError):
+        detail.identity = error.name
     elif isinstance(error, AlreadyExistsError):
         if error.kind == "server":
             detail.server_id = error.name
@@ -322,6 +332,10 @@ def error_from_detail(detail: ErrorDetail) -> ShoalError:
         return NodeNotFoundError(message, hint, name=detail.node)
     if code == Code.NOT_FOUND_APPLICATION:
         return ApplicationNotFoundError(message, hint, name=detail.application)
+    if code == Code.NOT_FOUND_ADAPTER:
+        return AdapterNotFoundError(message, hint, name=detail.adapter_id)
+    if code == Code.NOT_FOUND_OBJECT:
+        return ObjectNotFoundError(message, hint, name=detail.identity)
     if code == Code.NODE_ACTIVE:
         return NodeActiveError(message, hint, node=detail.node, holder_host=detail.holder_host)
     if code == Code.NODE_UNREACHABLE:

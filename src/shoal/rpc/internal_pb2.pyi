@@ -66,16 +66,18 @@ class UnregisterNodeReply(_message.Message):
     def __init__(self) -> None: ...
 
 class LoadServersRequest(_message.Message):
-    __slots__ = ("revision", "servers", "complete", "disabled_server_ids")
+    __slots__ = ("revision", "servers", "complete", "disabled_server_ids", "dynamic_registration")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     DISABLED_SERVER_IDS_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_REGISTRATION_FIELD_NUMBER: _ClassVar[int]
     revision: int
     servers: _containers.RepeatedCompositeFieldContainer[_descriptor_pb2.ServerDescription]
     complete: bool
     disabled_server_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ..., disabled_server_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dynamic_registration: bool
+    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ..., disabled_server_ids: _Optional[_Iterable[str]] = ..., dynamic_registration: _Optional[bool] = ...) -> None: ...
 
 class LoadOutcome(_message.Message):
     __slots__ = ("server_id", "result", "error", "status")
@@ -226,5 +228,29 @@ class ShutdownRequest(_message.Message):
     def __init__(self, stop_servers: _Optional[bool] = ...) -> None: ...
 
 class ShutdownReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RegisterAdaptersRequest(_message.Message):
+    __slots__ = ("server_id", "adapters")
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    ADAPTERS_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    adapters: _containers.RepeatedCompositeFieldContainer[_common_pb2.AdapterStatus]
+    def __init__(self, server_id: _Optional[str] = ..., adapters: _Optional[_Iterable[_Union[_common_pb2.AdapterStatus, _Mapping]]] = ...) -> None: ...
+
+class RegisterAdaptersReply(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ServerState
+    def __init__(self, state: _Optional[_Union[_common_pb2.ServerState, str]] = ...) -> None: ...
+
+class UnregisterAdaptersRequest(_message.Message):
+    __slots__ = ("server_id",)
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    def __init__(self, server_id: _Optional[str] = ...) -> None: ...
+
+class UnregisterAdaptersReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -301,6 +301,16 @@ class NodeStub:
                 request_serializer=shoal_dot_rpc_dot_internal__pb2.ShutdownRequest.SerializeToString,
                 response_deserializer=shoal_dot_rpc_dot_internal__pb2.ShutdownReply.FromString,
                 _registered_method=True)
+        self.RegisterAdapters = channel.unary_unary(
+                '/shoal.v1.Node/RegisterAdapters',
+                request_serializer=shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersReply.FromString,
+                _registered_method=True)
+        self.UnregisterAdapters = channel.unary_unary(
+                '/shoal.v1.Node/UnregisterAdapters',
+                request_serializer=shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersReply.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -388,6 +398,26 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterAdapters(self, request, context):
+        """Called by a server (shoal.server) at the endpoint its config names as
+        `shoal.node.Endpoints`: its adapters are bound, here are their real endpoints. Replaces
+        what the server's current process registered before. The server is Active once every
+        server-lifetime adapter registered (and the start-up grace passed); ServerStatus.adapters
+        then carries them to the registry. Errors: NOT_FOUND_SERVER (unknown, or no process
+        runs), INVALID_ARGUMENT (an adapter id or endpoint that does not parse).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterAdapters(self, request, context):
+        """The server withdraws its adapters (it is stopping): lookups no longer find them. A server
+        that is not running is not an error. Errors: NOT_FOUND_SERVER.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -445,6 +475,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Shutdown,
                     request_deserializer=shoal_dot_rpc_dot_internal__pb2.ShutdownRequest.FromString,
                     response_serializer=shoal_dot_rpc_dot_internal__pb2.ShutdownReply.SerializeToString,
+            ),
+            'RegisterAdapters': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterAdapters,
+                    request_deserializer=shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersReply.SerializeToString,
+            ),
+            'UnregisterAdapters': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterAdapters,
+                    request_deserializer=shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -745,6 +785,60 @@ class Node:
             '/shoal.v1.Node/Shutdown',
             shoal_dot_rpc_dot_internal__pb2.ShutdownRequest.SerializeToString,
             shoal_dot_rpc_dot_internal__pb2.ShutdownReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterAdapters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Node/RegisterAdapters',
+            shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersRequest.SerializeToString,
+            shoal_dot_rpc_dot_internal__pb2.RegisterAdaptersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnregisterAdapters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Node/UnregisterAdapters',
+            shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersRequest.SerializeToString,
+            shoal_dot_rpc_dot_internal__pb2.UnregisterAdaptersReply.FromString,
             options,
             channel_credentials,
             insecure,

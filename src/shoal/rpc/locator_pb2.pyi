@@ -19,3 +19,31 @@ class FindRegistryReply(_message.Message):
     internal_endpoints: str
     pid: int
     def __init__(self, instance_name: _Optional[str] = ..., replica_name: _Optional[str] = ..., internal_endpoints: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class FindAdapterByIdRequest(_message.Message):
+    __slots__ = ("adapter_id",)
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    def __init__(self, adapter_id: _Optional[str] = ...) -> None: ...
+
+class FindAdapterByIdReply(_message.Message):
+    __slots__ = ("endpoints",)
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    endpoints: str
+    def __init__(self, endpoints: _Optional[str] = ...) -> None: ...
+
+class FindObjectByIdRequest(_message.Message):
+    __slots__ = ("identity",)
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    def __init__(self, identity: _Optional[str] = ...) -> None: ...
+
+class FindObjectByIdReply(_message.Message):
+    __slots__ = ("endpoints", "adapter_id", "type")
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    endpoints: str
+    adapter_id: str
+    type: str
+    def __init__(self, endpoints: _Optional[str] = ..., adapter_id: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...

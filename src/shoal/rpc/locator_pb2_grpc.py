@@ -39,6 +39,16 @@ class LocatorStub:
                 request_serializer=shoal_dot_rpc_dot_locator__pb2.FindRegistryRequest.SerializeToString,
                 response_deserializer=shoal_dot_rpc_dot_locator__pb2.FindRegistryReply.FromString,
                 _registered_method=True)
+        self.FindAdapterById = channel.unary_unary(
+                '/shoal.v1.Locator/FindAdapterById',
+                request_serializer=shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdReply.FromString,
+                _registered_method=True)
+        self.FindObjectById = channel.unary_unary(
+                '/shoal.v1.Locator/FindObjectById',
+                request_serializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.FromString,
+                _registered_method=True)
 
 
 class LocatorServicer:
@@ -51,6 +61,23 @@ class LocatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindAdapterById(self, request, context):
+        """The endpoints of a registered adapter. Errors: NOT_FOUND_ADAPTER (not deployed, or its
+        server has not registered it: it is not Active).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindObjectById(self, request, context):
+        """The endpoints of the adapter that holds a well-known object (`<object identity=...>` in a
+        deployed adapter). Errors: NOT_FOUND_OBJECT (no such object), NOT_FOUND_ADAPTER (its
+        adapter is not registered).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LocatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +85,16 @@ def add_LocatorServicer_to_server(servicer, server):
                     servicer.FindRegistry,
                     request_deserializer=shoal_dot_rpc_dot_locator__pb2.FindRegistryRequest.FromString,
                     response_serializer=shoal_dot_rpc_dot_locator__pb2.FindRegistryReply.SerializeToString,
+            ),
+            'FindAdapterById': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindAdapterById,
+                    request_deserializer=shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdReply.SerializeToString,
+            ),
+            'FindObjectById': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindObjectById,
+                    request_deserializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +124,60 @@ class Locator:
             '/shoal.v1.Locator/FindRegistry',
             shoal_dot_rpc_dot_locator__pb2.FindRegistryRequest.SerializeToString,
             shoal_dot_rpc_dot_locator__pb2.FindRegistryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindAdapterById(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Locator/FindAdapterById',
+            shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdRequest.SerializeToString,
+            shoal_dot_rpc_dot_locator__pb2.FindAdapterByIdReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindObjectById(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Locator/FindObjectById',
+            shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.SerializeToString,
+            shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.FromString,
             options,
             channel_credentials,
             insecure,

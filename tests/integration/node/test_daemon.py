@@ -138,7 +138,8 @@ async def start_daemon() -> AsyncIterator[Any]:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "shoal.node.daemon", "--site", str(site), "--name", name,
                 "--ready-fd", str(write_fd),
-                pass_fds=(write_fd,), stdin=asyncio.subprocess.DEVNULL, stderr=err_fd,
+                pass_fds=(write_fd,), stdin=asyncio.subprocess.DEVNULL,
+                stdout=err_fd, stderr=err_fd,
             )  # fmt: skip
         finally:
             os.close(write_fd)

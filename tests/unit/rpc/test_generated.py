@@ -73,6 +73,8 @@ def test_every_admin_command_has_an_rpc() -> None:
         "NodeList", "NodeDescribe", "NodePing", "NodeLoad", "NodeShutdown",
         # registry list|ping|shutdown
         "RegistryList", "RegistryPing", "RegistryShutdown",
+        # adapter list|endpoints
+        "AdapterList", "AdapterEndpoints",
         # shoal admin status|waitup|diagnostics|stop
         "WatchServers", "Diagnostics", "ShutdownGrid",
     }  # fmt: skip

@@ -11,6 +11,7 @@ import pytest
 from rpc_helpers import ShoalTestError, serve
 
 from shoal.errors import (
+    AdapterNotFoundError,
     AlreadyExistsError,
     ApplicationNotFoundError,
     BadSignalError,
@@ -21,6 +22,7 @@ from shoal.errors import (
     NodeActiveError,
     NodeNotFoundError,
     NodeUnreachableError,
+    ObjectNotFoundError,
     PermissionDeniedError,
     Problem,
     RemoteError,
@@ -51,6 +53,8 @@ CROSSING = [
     ServerNotFoundError("no server `Jobs-9'", "see `shoal admin server list'", name="Jobs-9"),
     NodeNotFoundError("no node `node9'", name="node9"),
     ApplicationNotFoundError("no application `OMERO'", name="OMERO"),
+    AdapterNotFoundError("no adapter `Hello-0.Hello'", name="Hello-0.Hello"),
+    ObjectNotFoundError("no object `greeter'", name="greeter"),
     NodeActiveError(
         "node `node1' is already active on host b.example",
         "stop the other node or rename this one (IceGrid.Node.Name)",
