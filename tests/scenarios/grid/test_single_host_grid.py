@@ -279,3 +279,37 @@ def test_a_shoal_admin_symlink_starts_and_stops_the_grid(grid_site: Site, tmp_pa
     ok(shoal_admin("stop"))
     assert not pid_alive(alpha)
     assert not [pid for pid in grid_pids(grid_site) if pid_alive(pid)]
+
+
+SEED_NODES = """
+    <node name="node1">
+      <server-instance template="ProcessorTemplate" index="1"/>
+    </node>
+
+    <node name="node2">
+      <server-instance template="ProcessorTemplate" index="2"/>
+    </node>
+"""
+
+
+def test_the_seeds_three_processors_run_from_the_default_descriptor(grid_site: Site) -> None:
+    """OMERO.grid's page: add node1 and node2 to default.xml, start the master and both nodes,
+    and `admin diagnostics` shows three processors running."""
+    default = grid_site.prefix / "etc/grid/default.xml"
+    text = default.read_text()
+    master_end = text.index("</node>", text.index('<node name="master">')) + len("</node>")
+    default.write_text(text[:master_end] + SEED_NODES + text[master_end:])
+
+    ok(grid_site.shoal("admin", "start"))
+    start_nodes(grid_site)
+    for index in range(3):
+        poll_until(
+            lambda i=index: state(grid_site, f"Processor-{i}").startswith("active"),
+            f"Processor-{index} active",
+        )
+    diagnostics = ok(grid_site.shoal("admin", "diagnostics"))
+    for index, node in enumerate(["master", "node1", "node2"]):
+        assert re.search(rf"Processor-{index}\s+{node}\s+active\s+pid \d+", diagnostics)
+    adapters = ok(grid_site.shoal("admin", "ice", "adapter", "list"))
+    assert "Processor-2.ProcessorAdapter" in adapters and "tcp -h 127.0.0.1 -p" in adapters
+    ok(grid_site.shoal("admin", "stop"))
