@@ -183,7 +183,7 @@ class ServerMachine:
         self._started_at: float | None = None
         self._last_exit: Exit | None = None
         self._restart_count = 0
-        self._published = (self.public_state(), True)
+        self._published: tuple[PublicState, bool, int | None] = (self.public_state(), True, None)
         self._actions: list[Action] = []
         self._now = 0.0
 
@@ -618,7 +618,9 @@ class ServerMachine:
         self._note(reason)
 
     def _publish_if_changed(self, reason: str) -> None:
-        seen = (self.public_state(), self.enabled)
+        # The pid counts: after a crash the new process is spawned while the public state stays
+        # Activating, and whoever waits for "a new pid" must hear of it then, not at Active.
+        seen = (self.public_state(), self.enabled, self._pid)
         if seen != self._published:
             self._published = seen
             self._actions.append(
