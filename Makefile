@@ -49,6 +49,10 @@ unit: $(STAMP)
 
 check: test
 
+## bench: Shoal vs IceGrid vs supervisord, same machine, same run (ARGS=--quick: N=20, 3 runs)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(ARGS)
+
 ## proto: regenerate src/shoal/rpc/*_pb2*.py* from the .proto files (commit both)
 proto: $(STAMP)
 	$(BIN)/python -m shoal.rpc.generate

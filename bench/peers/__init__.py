@@ -1,0 +1,107 @@
+"""One module per process manager; each is a Peer the scenarios drive the same way.
+
+A Peer owns one fresh working directory per run (`start` makes it, `cleanup` kills what is left
+by pid and removes it). Servers are `sleep 1000`, N of them, ids `Sleep-0` .. `Sleep-{N-1}`.
+"""
+
+from __future__ import annotations
+
+import abc
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import ProcessLedger, run_cli
+
+
+class PeerSkipped(Exception):
+    """The peer cannot run here (not installable); the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What a manager's own API says about one server."""
+
+    pid: int  # 0 when it has no process
+    active: bool
+
+
+def server_ids(n: int) -> list[str]:
+    return [f"Sleep-{i}" for i in range(n)]
+
+
+class Peer(abc.ABC):
+    #: The column the peer's figures go in.
+    column: str
+    #: Shown under the table: how this peer was driven (what polls, what differs).
+    notes: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.ledger = ProcessLedger()
+        self.workdir: Path | None = None
+        self.n = 0
+
+    # -- set up, once per benchmark
+    @abc.abstractmethod
+    def install(self) -> None:
+        """Make the peer runnable (install it if needed); raise PeerSkipped when impossible."""
+
+    @abc.abstractmethod
+    def version(self) -> str: ...
+
+    # -- one run: start, measure, stop, clean up
+    def _fresh_workdir(self) -> Path:
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"shoal-bench-{self.column.split()[0]}-"))
+        return self.workdir
+
+    @abc.abstractmethod
+    def start(self, n: int) -> float:
+        """Start the daemon on a fresh workdir with n servers; seconds until all are up."""
+
+    @property
+    @abc.abstractmethod
+    def daemon_pid(self) -> int: ...
+
+    def helper_pids(self) -> list[int]:
+        """Other long-lived processes of the manager itself (not servers)."""
+        return []
+
+    @abc.abstractmethod
+    def status(self, server_id: str) -> ServerStatus:
+        """One server's pid and state, from the manager's own API, in-process when possible."""
+
+    @abc.abstractmethod
+    def list_argv(self) -> list[str]:
+        """The admin CLI listing the servers, as a whole process."""
+
+    @abc.abstractmethod
+    def server_pids(self) -> list[int]: ...
+
+    @abc.abstractmethod
+    def stop_argv(self) -> list[str]:
+        """The command that asks the daemon to stop its servers and exit."""
+
+    def request_stop(self) -> None:
+        run_cli(self.stop_argv())
+
+    def cleanup(self) -> list[int]:
+        """Kill whatever is left by pid; remove the workdir; return the pids that had to die."""
+        leftovers = self.ledger.kill_all()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+        return leftovers
+
+
+def descriptor_xml(node_name: str, n: int, exe: str, options: list[str], extra: str = "") -> str:
+    """An IceGrid/Shoal application descriptor with n servers on one node."""
+    opts = "".join(f"<option>{o}</option>" for o in options)
+    servers = "\n".join(
+        f'      <server id="{sid}" exe="{exe}" activation="always">{opts}{extra}</server>'
+        for sid in server_ids(n)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<icegrid>\n  <application name="Bench">\n'
+        f'    <node name="{node_name}">\n{servers}\n    </node>\n  </application>\n</icegrid>\n'
+    )

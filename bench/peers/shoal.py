@@ -1,0 +1,159 @@
+"""Shoal: `shoal init` a fresh site, `SITE/bin/shoal admin start FILE`, the Admin API over gRPC."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+import shoal
+from bench.peers import Peer, PeerSkipped, ServerStatus, descriptor_xml, server_ids
+from bench.procs import gone, run_cli
+from bench.timing import BenchError
+from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
+
+#: Not 4061: a grid someone runs on this machine keeps running.
+REGISTRY_PORT = 24061
+_CALL_SECONDS = 5.0
+
+
+class ShoalPeer(Peer):
+    def __init__(self, grace_ms: int | None = None) -> None:
+        super().__init__()
+        # None: shoal.node.startup_grace_ms left at its default (250 ms).
+        self.grace_ms = grace_ms
+        self.column = "Shoal" if grace_ms is None else f"Shoal (grace {grace_ms} ms)"
+        self.notes = (
+            "Shoal: deploy+start is `SITE/bin/shoal admin start FILE` as a whole process "
+            "(it returns once every server is Active), cross-checked with ServerList; states "
+            "are polled in-process through the Admin gRPC API (ServerState).",
+        )
+        self._shoal = Path(sys.executable).with_name("shoal")
+        self._channel: grpc.Channel | None = None
+        self._stub: admin_pb2_grpc.AdminStub | None = None
+
+    def install(self) -> None:
+        if not self._shoal.is_file():
+            raise PeerSkipped(f"{self._shoal} missing: run `make bench` (it installs .venv)")
+
+    def version(self) -> str:
+        return f"shoal {shoal.__version__}, grpcio {grpc.__version__}"
+
+    @property
+    def site(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "site"
+
+    def _prepare(self, n: int) -> Path:
+        workdir = self._fresh_workdir()
+        subprocess.run(
+            [str(self._shoal), "init", str(self.site)], check=True, capture_output=True, cwd=workdir
+        )
+        etc = self.site / "etc"
+        for name in ("master.cfg", "internal.cfg", "shoal.config"):
+            path = etc / name
+            path.write_text(path.read_text().replace("-p 4061", f"-p {REGISTRY_PORT}"))
+        if self.grace_ms is not None:
+            with (etc / "master.cfg").open("a") as cfg:
+                cfg.write(f"\nshoal.node.startup_grace_ms={self.grace_ms}\n")
+        descriptor = etc / "grid" / "bench.xml"
+        descriptor.write_text(descriptor_xml("master", n, "/bin/sleep", ["1000"]))
+        return descriptor
+
+    def start(self, n: int) -> float:
+        self.n = n
+        descriptor = self._prepare(n)
+        try:
+            seconds = run_cli(
+                [str(self.site / "bin" / "shoal"), "admin", "start", str(descriptor)],
+                cwd=self.site,
+                timeout=120,
+            )
+        finally:
+            pid = self._read_master_pid()
+            if pid:
+                self.ledger.add_root(pid)
+        self._check_all_active()
+        return seconds
+
+    def _read_master_pid(self) -> int | None:
+        pidfile = self.site / "var" / "master" / "master.pid"
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _api(self) -> admin_pb2_grpc.AdminStub:
+        if self._stub is None:
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{REGISTRY_PORT}")
+            self._stub = admin_pb2_grpc.AdminStub(self._channel)  # type: ignore[no-untyped-call]
+        return self._stub
+
+    def _check_all_active(self) -> None:
+        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        states = {s.server_id: s for s in reply.servers}
+        missing = [sid for sid in server_ids(self.n) if sid not in states]
+        inactive = [s.server_id for s in states.values() if s.state != common_pb2.ACTIVE]
+        if missing or inactive:
+            raise BenchError(f"admin start returned, but missing={missing} inactive={inactive}")
+        self.ledger.add(*(s.pid for s in states.values()))
+
+    @property
+    def daemon_pid(self) -> int:
+        pid = self._read_master_pid()
+        if pid is None:
+            raise BenchError("no master pidfile")
+        return pid
+
+    def helper_pids(self) -> list[int]:
+        # The node's watchdog process (shoal.node.watchdog), a child of the master.
+        master = self.daemon_pid
+        return [
+            pid
+            for pid in _children(master)
+            if "watchdog" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        ]
+
+    def status(self, server_id: str) -> ServerStatus:
+        reply = self._api().ServerState(
+            admin_pb2.ServerStateRequest(server_id=server_id), timeout=_CALL_SECONDS
+        )
+        self.ledger.add(reply.status.pid)
+        return ServerStatus(reply.status.pid, reply.status.state == common_pb2.ACTIVE)
+
+    def server_pids(self) -> list[int]:
+        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        return [s.pid for s in reply.servers if s.pid]
+
+    def list_argv(self) -> list[str]:
+        return [str(self.site / "bin" / "shoal"), "admin", "ice", "server", "list"]
+
+    def stop_argv(self) -> list[str]:
+        return [str(self.site / "bin" / "shoal"), "admin", "stop"]
+
+    def cleanup(self) -> list[int]:
+        if self.workdir is not None:
+            # An interrupted `admin start` may have launched the master (it runs detached) just
+            # before its pidfile was written: give the pidfile a moment to appear.
+            pid = self._read_master_pid()
+            deadline = time.monotonic() + 2
+            while pid is None and (self.site / "var").is_dir() and time.monotonic() < deadline:
+                time.sleep(0.05)
+                pid = self._read_master_pid()
+            if pid is not None and not gone(pid):
+                self.ledger.add_root(pid)
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = self._stub = None
+        return super().cleanup()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text()
+        found.extend(int(p) for p in text.split())
+    return [p for p in found if not gone(p)]

@@ -1,0 +1,291 @@
+"""The results of one benchmark: the table printed, bench/results/latest.md and latest.json."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.timing import Samples
+
+SHOAL, SHOAL_GRACE0, ICEGRID, SUPERVISORD = "Shoal", "Shoal (grace 0 ms)", "IceGrid", "supervisord"
+PEERS = (ICEGRID, SUPERVISORD)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str  # "ms" (stored in seconds), "MiB" or "%"
+    shoal: str = SHOAL  # the column whose samples fill the Shoal cell
+    peers: bool = True  # False: a Shoal-only figure (the floors)
+
+
+def figures(n: int, idle_window: float) -> list[Figure]:
+    return [
+        Figure("deploy_start", f"deploy + start {n}, until all up", "ms"),
+        Figure("deploy_start", f"deploy + start {n}, Shoal grace 0", "ms", SHOAL_GRACE0),
+        Figure("crash_pid", "crash (SIGKILL) → new pid seen", "ms"),
+        Figure("crash_active", "crash → Active again", "ms"),
+        Figure("crash_pid", "crash → new pid seen, Shoal grace 0", "ms", SHOAL_GRACE0),
+        Figure("crash_active", "crash → Active again, Shoal grace 0", "ms", SHOAL_GRACE0),
+        Figure("cli", f"admin CLI server list / status with {n}, whole process", "ms"),
+        Figure("floor_python", "floor: python -c pass", "ms", peers=False),
+        Figure("floor_grpc", 'floor: python -c "import grpc"', "ms", peers=False),
+        Figure("floor_shoal_cli", 'floor: python -c "import shoal.cli.main"', "ms", peers=False),
+        Figure("stop_servers", f"daemon stop with {n} running, until servers gone", "ms"),
+        Figure("stop_all", f"daemon stop with {n} running, until all gone", "ms"),
+        Figure("rss", f"daemon RSS with {n} (Shoal: master = registry + node)", "MiB"),
+        Figure("rss_all", f"daemon + helper processes RSS with {n} (Shoal: + watchdog)", "MiB"),
+        Figure("idle_cpu", f"idle daemon CPU over {idle_window:g} s with {n}, % of a core", "%"),
+    ]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets: a ratio to a peer, or an absolute bound."""
+
+    text: str
+    key: str
+    peer: str | None  # None: `bound` is absolute, in the figure's unit
+    bound: float
+    shoal: str = SHOAL
+
+
+TARGETS = [
+    Target("deploy+start ≤ 0.75x supervisord", "deploy_start", SUPERVISORD, 0.75),
+    Target("  (same, Shoal grace 0)", "deploy_start", SUPERVISORD, 0.75, SHOAL_GRACE0),
+    Target("crash → new pid, first crash ≤ 1.0x supervisord", "crash_pid", SUPERVISORD, 1.0),
+    Target("  (same, Shoal grace 0)", "crash_pid", SUPERVISORD, 1.0, SHOAL_GRACE0),
+    Target("stop ≤ 1.5x IceGrid (until all gone)", "stop_all", ICEGRID, 1.5),
+    Target("CLI ≤ 0.6x supervisorctl", "cli", SUPERVISORD, 0.6),
+    Target("memory with N ≤ 1.2x supervisord (master RSS)", "rss", SUPERVISORD, 1.2),
+    Target("idle node < 1% of a core", "idle_cpu", None, 1.0),
+]
+
+
+@dataclass
+class Results:
+    n: int
+    repeats: int
+    idle_window: float
+    mode: str
+    samples: dict[tuple[str, str], Samples] = field(default_factory=lambda: defaultdict(Samples))
+    skipped: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, key: str, column: str, *values: float) -> None:
+        for value in values:
+            self.samples[key, column].add(value)
+
+    def get(self, key: str, column: str) -> Samples | None:
+        found = self.samples.get((key, column))
+        return found if found else None
+
+    def ratio(self, key: str, shoal: str, peer: str) -> float | None:
+        mine, theirs = self.get(key, shoal), self.get(key, peer)
+        if mine is None or theirs is None or theirs.median == 0:
+            return None
+        return mine.median / theirs.median
+
+
+def _scaled(value: float, unit: str) -> float:
+    return value * 1000 if unit == "ms" else value
+
+
+def _number(value: float, unit: str) -> str:
+    value = _scaled(value, unit)
+    if unit == "%":
+        return f"{value:.3f}"
+    return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def cell(results: Results, figure: Figure, column: str) -> str:
+    if column in results.skipped:
+        return f"skipped: {results.skipped[column]}"
+    samples = results.get(figure.key, column)
+    if samples is None:
+        return "—"
+    text = f"{_number(samples.median, figure.unit)} {figure.unit}"
+    if len(samples.values) > 1:
+        text += f" ({_number(samples.low, figure.unit)}–{_number(samples.high, figure.unit)})"
+    return text
+
+
+def _ratio_cell(results: Results, figure: Figure, peer: str) -> str:
+    if not figure.peers:
+        return ""
+    if peer in results.skipped:
+        return "skipped"
+    ratio = results.ratio(figure.key, figure.shoal, peer)
+    return "—" if ratio is None else f"{ratio:.2f}x"
+
+
+def table_rows(results: Results) -> list[list[str]]:
+    header = ["figure", "Shoal", "IceGrid", "supervisord", "Shoal/supervisord", "Shoal/IceGrid"]
+    rows = [header]
+    for figure in figures(results.n, results.idle_window):
+        peer_cells = [cell(results, figure, p) if figure.peers else "" for p in PEERS]
+        rows.append(
+            [
+                figure.label,
+                cell(results, figure, figure.shoal),
+                *peer_cells,
+                _ratio_cell(results, figure, SUPERVISORD),
+                _ratio_cell(results, figure, ICEGRID),
+            ]
+        )
+    return rows
+
+
+def target_lines(results: Results) -> list[tuple[str, str]]:
+    lines = []
+    unit = {f.key: f.unit for f in figures(results.n, results.idle_window)}
+    for target in TARGETS:
+        mine = results.get(target.key, target.shoal)
+        if target.peer is None:
+            if mine is None:
+                lines.append((target.text, "not measured"))
+                continue
+            verdict = "met" if mine.median < target.bound else "MISSED"
+            lines.append((target.text, f"{verdict}: {_number(mine.median, unit[target.key])} %"))
+            continue
+        if target.peer in results.skipped:
+            lines.append((target.text, f"not measured ({target.peer} skipped)"))
+            continue
+        ratio = results.ratio(target.key, target.shoal, target.peer)
+        if ratio is None:
+            lines.append((target.text, "not measured"))
+            continue
+        verdict = "met" if ratio <= target.bound else "MISSED"
+        lines.append((target.text, f"{verdict}: {ratio:.2f}x"))
+    return lines
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(out)
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def machine() -> dict[str, object]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "shoal_commit": _git_state(),
+    }
+
+
+def _git_state() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = [line for line in git("status", "--porcelain", "--", "src").splitlines() if line]
+    return f"{commit} + {len(changed)} uncommitted file(s) under src/" if changed else commit
+
+
+def render_markdown(results: Results, info: dict[str, object]) -> str:
+    lines = [
+        f"# Benchmark results ({results.mode})",
+        "",
+        f"N = {results.n} servers (`sleep 1000`), {results.repeats} runs each; median "
+        "(min–max). Ratios are of medians. Produced by `make bench` (docs/performance.md).",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in info.items()),
+        *(f"| {k} | {v} |" for k, v in results.versions.items()),
+        "",
+        markdown_table(table_rows(results)),
+        "",
+        "## Targets (issue: benchmarks side by side)",
+        "",
+        *(f"- {text}: **{verdict}**" for text, verdict in target_lines(results)),
+    ]
+    if results.skipped:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- {peer}: {why}" for peer, why in results.skipped.items()]
+    if results.errors:
+        lines += ["", "## Errors", ""] + [f"- {e}" for e in results.errors]
+    lines += ["", "## How each peer was driven", ""] + [f"- {note}" for note in results.notes]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(results: Results, info: dict[str, object]) -> dict[str, object]:
+    columns = (SHOAL, SHOAL_GRACE0, ICEGRID, SUPERVISORD)
+    out_figures = []
+    for figure in figures(results.n, results.idle_window):
+        values = {}
+        for column in columns:
+            samples = results.get(figure.key, column)
+            if samples is not None:
+                values[column] = {
+                    "median": samples.median,
+                    "min": samples.low,
+                    "max": samples.high,
+                    "samples": samples.values,
+                }
+        out_figures.append(
+            {
+                "key": figure.key,
+                "label": figure.label,
+                "unit": "s" if figure.unit == "ms" else figure.unit,
+                "shoal_column": figure.shoal,
+                "values": values,
+                "ratio_shoal_supervisord": results.ratio(figure.key, figure.shoal, SUPERVISORD),
+                "ratio_shoal_icegrid": results.ratio(figure.key, figure.shoal, ICEGRID),
+            }
+        )
+    return {
+        "mode": results.mode,
+        "n": results.n,
+        "repeats": results.repeats,
+        "idle_window_s": results.idle_window,
+        "machine": info,
+        "versions": results.versions,
+        "figures": out_figures,
+        "targets": dict(target_lines(results)),
+        "skipped": results.skipped,
+        "errors": results.errors,
+        "notes": results.notes,
+    }
+
+
+def write(results: Results, info: dict[str, object], out_dir: Path) -> str:
+    """Write latest.md/json (and a copy named after the mode); return the text table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(results, info)
+    payload = json.dumps(as_json(results, info), indent=2, ensure_ascii=False) + "\n"
+    for stem in ("latest", results.mode):
+        (out_dir / f"{stem}.md").write_text(markdown)
+        (out_dir / f"{stem}.json").write_text(payload)
+    table = text_table(table_rows(results))
+    targets = "\n".join(f"  {text}: {verdict}" for text, verdict in target_lines(results))
+    return f"{table}\n\nTargets:\n{targets}\n"

@@ -1,0 +1,112 @@
+"""What is measured: each function drives one started Peer and returns seconds.
+
+Polls go to the manager's own API (Peer.status), every timing.POLL_INTERVAL, always bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from bench.peers import Peer, ServerStatus
+from bench.procs import all_gone, cpu_seconds, run_cli
+from bench.timing import BenchError, clock, poll_until
+
+
+@dataclass(frozen=True)
+class CrashTimes:
+    new_pid: float  # SIGKILL sent → the manager reports a different, non-zero pid
+    active: float  # SIGKILL sent → the manager reports the new process active again
+
+
+def crash_to_restart(peer: Peer, server_id: str, timeout: float = 30.0) -> CrashTimes:
+    """SIGKILL one server; time until its manager reports a new pid, then until it is active."""
+    before = peer.status(server_id)
+    if not before.active or not before.pid:
+        raise BenchError(f"{peer.column}: {server_id} is not active before the crash: {before}")
+
+    def new_pid() -> ServerStatus | None:
+        status = peer.status(server_id)
+        return status if status.pid not in (0, before.pid) else None
+
+    def active_again() -> ServerStatus | None:
+        status = peer.status(server_id)
+        return status if status.active and status.pid not in (0, before.pid) else None
+
+    start = clock()
+    os.kill(before.pid, signal.SIGKILL)
+    pid_seen, status = poll_until(new_pid, timeout, f"{peer.column}: new pid of {server_id}")
+    active_seen = pid_seen
+    if not status.active:
+        active_seen, _ = poll_until(active_again, timeout, f"{peer.column}: {server_id} active")
+    return CrashTimes(pid_seen - start, active_seen - start)
+
+
+@dataclass(frozen=True)
+class StopTimes:
+    servers_gone: float  # stop command started → every server process gone
+    all_gone: float  # ... → the command returned and the daemon and its helpers are gone too
+
+
+def stop(peer: Peer, timeout: float = 60.0) -> StopTimes:
+    """The daemon's own stop command with every server running, until nothing is left.
+
+    The processes are watched while the command runs: "servers gone" may come before it returns.
+    """
+    servers = peer.server_pids()
+    if len(servers) != peer.n:
+        raise BenchError(f"{peer.column}: {len(servers)} server pids before stop, not {peer.n}")
+    daemons = [peer.daemon_pid, *peer.helper_pids()]
+    start = clock()
+    command = subprocess.Popen(
+        peer.stop_argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        servers_at, _ = poll_until(
+            lambda: all_gone(servers), timeout, f"{peer.column}: servers gone"
+        )
+        returned_at, code = poll_until(
+            lambda: _returned(command), timeout, f"{peer.column}: stop command"
+        )
+        daemons_at, _ = poll_until(
+            lambda: all_gone(daemons), timeout, f"{peer.column}: daemon gone"
+        )
+    finally:
+        if command.poll() is None:
+            command.kill()
+        command.communicate()
+    if code != ("exit", 0):
+        raise BenchError(f"{peer.column}: {' '.join(peer.stop_argv())} ended with {code}")
+    return StopTimes(servers_at - start, max(servers_at, returned_at, daemons_at) - start)
+
+
+def _returned(command: subprocess.Popen[bytes]) -> tuple[str, int] | None:
+    code = command.poll()
+    return None if code is None else ("exit", code)
+
+
+def cli_round_trips(argv: list[str], count: int) -> list[float]:
+    """Whole-process times of one command, after one untimed warm-up run (page cache)."""
+    run_cli(argv)
+    return [run_cli(argv) for _ in range(count)]
+
+
+#: The floor under any Python CLI: the interpreter alone, then with grpc (which Shoal's CLI needs).
+FLOORS = {
+    "floor_python": [sys.executable, "-c", "pass"],
+    "floor_grpc": [sys.executable, "-c", "import grpc"],
+    "floor_shoal_cli": [sys.executable, "-c", "import shoal.cli.main"],
+}
+
+
+def idle_cpu_percent(pids: dict[str, int], window: float) -> dict[str, float]:
+    """CPU (utime+stime) each process used over `window` seconds, in % of one core."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    start = clock()
+    time.sleep(window)
+    elapsed = clock() - start
+    return {name: 100 * (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
