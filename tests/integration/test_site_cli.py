@@ -176,7 +176,7 @@ def test_diff_reports_the_one_server_whose_property_changed(site: Path, tmp_path
     new.write_text(text)
     done = run([site / "bin/shoal", "admin", "diff", old, new], cwd=site)
     assert done.returncode == 0, done.stderr
-    assert "0 added, 0 removed, 1 restarted, 1 unchanged" in done.stdout
+    assert "0 added, 0 removed, 1 restarted, 2 unchanged" in done.stdout
     assert re.search(r"restarted\s+Processor-2 \(properties\)", done.stdout)
     assert re.search(r"unchanged\s+Processor-1", done.stdout)
 
