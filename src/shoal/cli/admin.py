@@ -1,98 +1,58 @@
-"""`shoal admin`: the operator's command group; check and diff here, each other command in its
-own module (start, stop, status, deploy, diagnostics, ice)."""
+"""`shoal admin`: the operator's command group; each command lives in its own module, imported
+only when it runs (shoal.cli.lazy), so `admin status` does not load the descriptor engine."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from shoal.cli.lazy import LazyCommand, LazyGroup
 
-import click
+#: name -> where the command is, and the summary `shoal admin --help` shows (its docstring's).
+COMMANDS = {
+    "check": LazyCommand(
+        "shoal.cli.check:check",
+        "Validate a descriptor and print, per node, the servers it expands to.",
+    ),
+    "deploy": LazyCommand(
+        "shoal.cli.deploy:deploy",
+        "Deploy a descriptor to the running grid: only servers whose description changed restart.",
+    ),
+    "diagnostics": LazyCommand(
+        "shoal.cli.diagnostics:diagnostics",
+        "Report versions, config files, endpoints, nodes, servers, logs and warnings.",
+    ),
+    "diff": LazyCommand(
+        "shoal.cli.check:diff",
+        "Show what deploying NEW over OLD would add, remove, restart and leave running.",
+    ),
+    "ice": LazyCommand(
+        "shoal.cli.console:ice",
+        "icegridadmin's console: `shoal admin ice server list`, or no words for a prompt.",
+    ),
+    "restart": LazyCommand(
+        "shoal.cli.start:restart", "Stop the grid (waiting until it is down), then start it."
+    ),
+    "start": LazyCommand(
+        "shoal.cli.start:start",
+        "Start the grid: the master node (with the registry), deploy, wait for `always` servers.",
+    ),
+    "status": LazyCommand(
+        "shoal.cli.status:status",
+        "Show the registry, nodes and servers; exit 0 if the registry answers and master is up.",
+    ),
+    "stop": LazyCommand(
+        "shoal.cli.stop:stop",
+        "Stop every server and node of the grid, then the master; wait until it has exited.",
+    ),
+    "waitdown": LazyCommand(
+        "shoal.cli.stop:waitdown", "Wait until the master node (and so the registry) has exited."
+    ),
+    "waitup": LazyCommand(
+        "shoal.cli.status:waitup",
+        "Wait until the registry answers and every `always` server on an up node is active.",
+    ),
+}
 
-from shoal.cli.console import ice
-from shoal.cli.context import CliContext
-from shoal.cli.deploy import deploy
-from shoal.cli.descriptors import load_checked, print_warnings, split_words
-from shoal.cli.diagnostics import diagnostics
-from shoal.cli.render import print_application, print_diff
-from shoal.cli.start import restart, start
-from shoal.cli.status import status, waitup
-from shoal.cli.stop import stop, waitdown
-from shoal.config.site import Site
-from shoal.descriptor.diff import diff_applications
-from shoal.errors import ShoalError
-
-
-@click.group()
-def admin() -> None:
-    """Administer the grid: start, deploy, stop, status, diagnostics, the ice console."""
-
-
-def _site_if_any(context: CliContext) -> Site | None:
-    try:
-        return context.site()
-    except ShoalError:
-        return None
-
-
-@admin.command(context_settings={"ignore_unknown_options": True})
-@click.argument("words", nargs=-1)
-@click.pass_obj
-def check(context: CliContext, words: tuple[str, ...]) -> None:
-    """Validate a descriptor and print, per node, the servers it expands to.
-
-    \b
-    WORDS: [DESCRIPTOR] [TARGET...] [NAME=VALUE...]
-    Without DESCRIPTOR, the site's etc/grid/default.xml is checked.
-    """
-    request = split_words(words, lambda: context.site().default_descriptor)
-    loaded = load_checked(request, _site_if_any(context))
-    print_application(loaded.application, request.descriptor)
-    print_warnings(loaded.warnings)
-
-
-@admin.command(context_settings={"ignore_unknown_options": True})
-@click.option(
-    "--exit-code", is_flag=True, help="Exit with 1 when there are differences (as git diff)."
+admin = LazyGroup(
+    "admin",
+    lazy=COMMANDS,
+    help="Administer the grid: start, deploy, stop, status, diagnostics, the ice console.",
 )
-@click.argument("old", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.argument("words", nargs=-1)
-@click.pass_obj
-def diff(
-    context: CliContext, exit_code: bool, old: Path, new: Path, words: tuple[str, ...]
-) -> None:
-    """Show what deploying NEW over OLD would add, remove, restart and leave running.
-
-    \b
-    WORDS: [TARGET...] [NAME=VALUE...], applied to both descriptors.
-    """
-    site = _site_if_any(context)
-    old_request = split_words([str(old), *words], lambda: old)
-    new_request = split_words([str(new), *words], lambda: new)
-    before = load_checked(old_request, site)
-    after = load_checked(new_request, site)
-    changes = diff_applications(before.application, after.application)
-    print_diff(changes, before.application, after.application, old, new)
-    # A target or variable is only suspicious when neither descriptor uses it.
-    print_warnings([w for w in before.warnings if w in after.warnings])
-    renamed = before.application.name != after.application.name
-    if renamed:
-        print_warnings(
-            [
-                f"the descriptors name different applications (`{before.application.name}', "
-                f"`{after.application.name}'): a deploy of {new} would add a new application "
-                f"`{after.application.name}', not update `{before.application.name}'"
-            ]
-        )
-    if exit_code and (renamed or not changes.is_empty):
-        raise click.exceptions.Exit(1)
-
-
-admin.add_command(start)
-admin.add_command(restart)
-admin.add_command(stop)
-admin.add_command(waitdown)
-admin.add_command(status)
-admin.add_command(waitup)
-admin.add_command(deploy)
-admin.add_command(diagnostics)
-admin.add_command(ice)

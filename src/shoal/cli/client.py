@@ -1,14 +1,17 @@
 """The admin client: one async core over the registry's Admin service, a thin sync wrapper.
 
 The registry is found as icegridadmin finds it: etc/internal.cfg's Ice.Default.Locator (its
-client endpoint) and Ice.MessageSizeMax. Every failed call surfaces as a ShoalError.
+client endpoint) and Ice.MessageSizeMax. Every failed call surfaces as a ShoalError; one the
+transport could not deliver reads "cannot reach the registry at ADDRESS", gRPC's own words
+(kept as the cause) only in the `--debug` traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,7 +21,7 @@ import grpc.aio
 from shoal.config.endpoints import Endpoint, format_endpoints
 from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties, load_files
 from shoal.config.site import Site
-from shoal.errors import ConfigError, SiteError
+from shoal.errors import ConfigError, SiteError, UnreachableError
 from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2, internal_pb2, internal_pb2_grpc
 from shoal.rpc.channels import TlsConfig, make_channel, message_size_max_bytes
 from shoal.rpc.errors import Peer, translate_errors
@@ -74,6 +77,20 @@ class RegistryTarget:
         return cls.from_properties(load_files([path], environ=environment), str(path))
 
 
+@contextlib.contextmanager
+def _clean_errors(peer: Peer) -> Iterator[None]:
+    """translate_errors, with a transport failure told in one clean line (as `admin status`)."""
+    try:
+        with translate_errors(peer):
+            yield
+    except UnreachableError as error:
+        where = f"cannot reach {peer.where()}"
+        # Only the transport's own failure: a registry's UnreachableError says something useful.
+        if type(error) is UnreachableError and error.message.startswith(f"{where}: "):
+            raise UnreachableError(where, error.hint, address=error.address) from error
+        raise
+
+
 class AdminApi:
     """The async core: one method per Admin RPC; open lazily inside the running loop."""
 
@@ -104,7 +121,7 @@ class AdminApi:
     ) -> Any:
         # `deadline`: gRPC's per-call limit in seconds (None: none). `wait`: gRPC's
         # wait_for_ready, i.e. wait (event-driven) for the registry to start listening.
-        with translate_errors(self.peer):
+        with _clean_errors(self.peer):
             call = getattr(self._admin(), method)
             return await call(request, timeout=deadline, wait_for_ready=wait or None)
 
@@ -198,7 +215,7 @@ class AdminApi:
             tail_lines=tail_lines,
             follow=follow,
         )
-        with translate_errors(self.peer):
+        with _clean_errors(self.peer):
             async for reply in self._admin().ServerOutput(request):
                 yield bytes(reply.chunk.data)
 
@@ -208,7 +225,7 @@ class AdminApi:
         """A snapshot, then every change, until the caller stops iterating."""
         call = self._admin().WatchServers(request or admin_pb2.WatchServersRequest())
         try:
-            with translate_errors(self.peer):
+            with _clean_errors(self.peer):
                 async for reply in call:
                     yield reply
         finally:
@@ -321,7 +338,7 @@ async def ping_node_directly(
     """Node.Ping at a node's own endpoint (needs a fixed port), bypassing the registry."""
     channel = make_channel(endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls)
     try:
-        with translate_errors(Peer.node(name, format_endpoints((endpoint,)))):
+        with _clean_errors(Peer.node(name, format_endpoints((endpoint,)))):
             reply: internal_pb2.PingReply = await internal_pb2_grpc.NodeStub(channel).Ping(  # type: ignore[no-untyped-call]
                 internal_pb2.PingRequest(), timeout=QUICK_CALL_SECONDS
             )

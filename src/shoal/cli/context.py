@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shoal.config.site import Site, find_site
+if TYPE_CHECKING:
+    from shoal.config.site import Site
 
 
 @dataclass
@@ -17,6 +19,8 @@ class CliContext:
 
     def site(self) -> Site:
         """The site this invocation works on (SHOAL_HOME, the launcher's real path, the cwd)."""
+        from shoal.config.site import find_site  # not at import: `shoal --help` needs no site
+
         return find_site(
             self.program,
             os.environ,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shoal.config.properties import Properties
-from shoal.config.site import Site, load_node_config
+from shoal.config.site import MASTER_NODE, Site, load_node_config
 from shoal.errors import SiteError
 
 __all__ = [
@@ -59,6 +59,10 @@ class NodeFiles:
     @classmethod
     def load(cls, site: Site, name: str, overrides: Sequence[str] = ()) -> NodeFiles:
         config = site.node_config(name)
+        if not config.is_file() and name == MASTER_NODE:
+            raise SiteError(
+                f"the master node has no config: {config} does not exist", hint=_master_hint(config)
+            )
         if not config.is_file():
             raise SiteError(
                 f"node {name} has no config: {config} does not exist",
@@ -77,6 +81,20 @@ class NodeFiles:
             data_dir=data_dir,
             properties=properties,
         )
+
+
+def _master_hint(config: Path) -> str:
+    """What a master's config needs, and how to put the shipped one back."""
+    from importlib import resources
+
+    template = resources.files("shoal") / "data" / "etc" / "master.cfg"
+    return (
+        "the master's config sets IceGrid.Node.CollocateRegistry=1, "
+        "IceGrid.Registry.Client.Endpoints (the address of Ice.Default.Locator in "
+        "etc/internal.cfg), IceGrid.Registry.Internal.Endpoints, IceGrid.Registry.Data and "
+        f"IceGrid.Node.Endpoints; restore the shipped one with `cp {template} {config}` and "
+        "set its registry port to the one in etc/internal.cfg"
+    )
 
 
 # ------------------------------------------------------------------------------- pids

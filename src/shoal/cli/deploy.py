@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import click
-from rich.markup import escape
 
 from shoal.cli.context import CliContext
 from shoal.cli.descriptors import DeployRequest, reserved_variables, split_words
 from shoal.cli.grid import Grid
-from shoal.cli.render import console
+from shoal.cli.render import GREEN, RED, YELLOW, StyledLines, wants_colour
 from shoal.config.site import Site
-from shoal.descriptor.expand import expand
-from shoal.descriptor.model import Application
-from shoal.descriptor.parser import parse_file
-from shoal.descriptor.writer import write_descriptor
 from shoal.errors import DescriptorError, Problem
 from shoal.rpc import admin_pb2
+
+if TYPE_CHECKING:
+    from shoal.descriptor.model import Application
 
 __all__ = ["build_request", "deploy", "print_deploy_reply"]
 
@@ -27,6 +28,11 @@ def build_request(
 ) -> tuple[admin_pb2.DeployRequest, Application]:
     """Parse and expand (an invalid descriptor raises DescriptorError: nothing is sent), then
     the canonical XML with includes inlined and targets applied, as Admin.Deploy takes it."""
+    # The descriptor engine (lxml) is loaded here, not when the admin console starts.
+    from shoal.descriptor.expand import expand
+    from shoal.descriptor.parser import parse_file
+    from shoal.descriptor.writer import write_descriptor
+
     written = parse_file(words.descriptor, targets=words.targets)
     application = expand(
         written,
@@ -50,23 +56,24 @@ def build_request(
 
 def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
     """One summary line, then one line per server that changed (unchanged ones counted)."""
-    out = console()
+    out = StyledLines(wants_colour(sys.stdout))
     verb = "created" if reply.created else "updated"
-    out.print(
-        f"application {escape(reply.application)} {verb} (revision {reply.revision}): "
+    out.add(
+        f"application {reply.application} {verb} (revision {reply.revision}): "
         f"{len(reply.added)} added, {len(reply.removed)} removed, "
         f"{len(reply.restarted)} restarted, {len(reply.unchanged)} unchanged"
     )
     for server_id in reply.added:
-        out.print(f"  [green]added[/green]      {escape(server_id)}")
+        out.add(f"  {out.styled('added', GREEN)}      {server_id}")
     for server_id in reply.removed:
-        out.print(f"  [red]removed[/red]    {escape(server_id)}")
+        out.add(f"  {out.styled('removed', RED)}    {server_id}")
     for changed in reply.restarted:
         fields = ", ".join(changed.changed_fields) or "description"
         verb = "restarted" if changed.running else "reloaded "
-        out.print(f"  [yellow]{verb}[/yellow]  {escape(changed.server_id)} ({escape(fields)})")
+        out.add(f"  {out.styled(verb, YELLOW)}  {changed.server_id} ({fields})")
     for server_id in reply.unchanged:
-        out.print(f"  unchanged  {escape(server_id)}")
+        out.add(f"  unchanged  {server_id}")
+    out.write(sys.stdout)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

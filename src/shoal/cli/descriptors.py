@@ -12,15 +12,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from shoal.cli.errors import ConsoleUsageError
 from shoal.config.site import Site
-from shoal.descriptor.expand import expand_report
-from shoal.descriptor.model import Application
-from shoal.descriptor.parser import parse_file_result
 from shoal.errors import ShoalError
+
+if TYPE_CHECKING:
+    from shoal.descriptor.model import Application
 
 __all__ = [
     "DeployRequest",
@@ -114,6 +115,10 @@ class Loaded:
 
 def load_checked(request: DeployRequest, site: Site | None) -> Loaded:
     """Parse, select targets and expand; warn of targets and variables nothing matched."""
+    # The descriptor engine (lxml) is loaded only by the commands that read a descriptor.
+    from shoal.descriptor.expand import expand_report
+    from shoal.descriptor.parser import parse_file_result
+
     parsed = parse_file_result(request.descriptor, targets=request.targets)
     reserved = reserved_variables(site)
     expansion = expand_report(

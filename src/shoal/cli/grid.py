@@ -1,15 +1,26 @@
-"""What every grid command shares: the master node's files, the registry target, deadlines."""
+"""What every grid command shares: the master node's files, the registry target, deadlines,
+and the start lock that tells `waitup` and `stop` a grid is coming up.
+
+The start lock is `var/master/master.starting` (beside the master's pidfile) holding the pid of
+the `shoal admin start` that writes it before it spawns the master and removes it once the
+application is deployed: between the two, the registry may not answer yet, and a grid that is
+starting must not look stopped.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from shoal.cli.client import AdminClient, RegistryTarget
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import NodeFiles, live_pid
+from shoal.cli.errors import AlreadyRunningError
 from shoal.config.site import MASTER_NODE, Site
 from shoal.errors import ShoalError
 from shoal.rpc import admin_pb2
@@ -35,6 +46,43 @@ class Grid:
 
     def client(self) -> AdminClient:
         return AdminClient(self.target)
+
+    @property
+    def start_lock(self) -> Path:
+        return self.master.pidfile.with_suffix(".starting")
+
+    def starting_pid(self) -> int | None:
+        """The pid of a `shoal admin start` still bringing the grid up, if that process lives."""
+        return live_pid(self.start_lock)
+
+    def coming_up(self) -> bool:
+        """A start in progress, or a master process (whose registry may not answer yet)."""
+        return self.starting_pid() is not None or self.master_pid() is not None
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[None]:
+        """Hold the start lock (one `admin start` at a time) for the `with` block."""
+        self.start_lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):  # a second try after removing a dead start's lock
+            try:
+                fd = os.open(self.start_lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = self.starting_pid()
+                if owner is not None and owner != os.getpid():
+                    raise AlreadyRunningError(
+                        f"the grid is being started by another `shoal admin start` (pid {owner})",
+                        "`shoal admin waitup` waits for it; `shoal admin stop` stops it",
+                    ) from None
+                self.start_lock.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as lock:
+                lock.write(f"{os.getpid()}\n")
+            break
+        try:
+            yield
+        finally:
+            if self.starting_pid() == os.getpid():
+                self.start_lock.unlink(missing_ok=True)
 
 
 def local_pid(info: admin_pb2.RegistryInfo | None) -> int | None:
@@ -68,6 +116,36 @@ def registry_info(client: AdminClient) -> admin_pb2.RegistryInfo | None:
         return client.run(client.api.registry_ping(deadline=PROBE_SECONDS))
     except ShoalError:
         return None  # something listens there, but it is not a registry that answers
+
+
+def wait_for_start(
+    grid: Grid,
+    client: AdminClient,
+    seconds: float | None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> admin_pb2.RegistryInfo | None:
+    """A grid coming up: wait until its registry answers and the start lock is gone.
+
+    Returns the registry's answer, or None when nothing is starting any more (the start
+    failed) or `seconds` ran out (`grid.coming_up()` tells which). Polls with a bounded
+    back-off: no event announces another process's lock or listening socket, and a failed
+    gRPC call would put the process-wide subchannel into reconnect back-off.
+    """
+    deadline = Deadline(seconds, clock)
+    delay = 0.02
+    while True:
+        info = registry_info(client)
+        starting = grid.starting_pid() is not None
+        if info is not None and not starting:
+            return info
+        if not starting and grid.master_pid() is None:
+            return registry_info(client)  # it may have finished between the two looks
+        left = deadline.left()
+        if left is not None and left <= 0:
+            return None
+        time.sleep(delay if left is None else min(delay, left))
+        delay = min(delay * 2, 0.25)
 
 
 @dataclass

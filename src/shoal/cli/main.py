@@ -14,12 +14,26 @@ from pathlib import Path
 import click
 
 from shoal import __version__
-from shoal.cli.admin import admin
 from shoal.cli.context import CliContext
 from shoal.cli.exits import EXIT_FAILURE, EXIT_USAGE, exit_code_for
-from shoal.cli.init import init
-from shoal.cli.node import node
+from shoal.cli.lazy import LazyCommand, LazyGroup
 from shoal.errors import ShoalError
+
+#: The top-level commands, imported when they run: `shoal --help` loads none of them.
+COMMANDS = {
+    "admin": LazyCommand(
+        "shoal.cli.admin:admin",
+        "Administer the grid: start, deploy, stop, status, diagnostics, the ice console.",
+    ),
+    "init": LazyCommand(
+        "shoal.cli.init:init",
+        "Create a site in DIRECTORY: bin/shoal, etc/ (descriptors, configs) and var/.",
+    ),
+    "node": LazyCommand(
+        "shoal.cli.node:node",
+        "Start, stop or ping a node daemon: shoal node [NAME] start|stop|status|restart.",
+    ),
+}
 
 
 def shortcut_arguments(program: str, args: Sequence[str]) -> list[str]:
@@ -33,18 +47,13 @@ def shortcut_arguments(program: str, args: Sequence[str]) -> list[str]:
     return [*words[1:], *args]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(__version__, prog_name="shoal")
 @click.pass_context
 def shoal(ctx: click.Context, debug: bool) -> None:
     """Shoal: run many server processes over many hosts from one XML descriptor."""
     ctx.ensure_object(CliContext).debug = debug
-
-
-shoal.add_command(init)
-shoal.add_command(admin)
-shoal.add_command(node)
 
 
 def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None) -> int:
@@ -63,8 +72,10 @@ def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None
     )
     try:
         result = shoal.main(args=args, prog_name="shoal", obj=context, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as abort:
+        # Ctrl-C (click turns it into Abort): the user knows; exit quietly, as a shell does.
+        if not isinstance(abort.__context__, KeyboardInterrupt):
+            click.echo("Aborted.", err=True)
         return 130
     except click.exceptions.Exit as done:
         return done.exit_code

@@ -1,5 +1,6 @@
 """`shoal node [NAME] start|stop|status|restart [--foreground]`: one node daemon on this host.
 
+The action may also come first, as OMERO writes it: `shoal node start NAME`.
 NAME: the argument, else SHOAL_NODE (OMERO_NODE's twin), else the short host name. `start`
 detached waits for `ready`; a node whose registry is not up yet keeps trying: that is a
 normal boot order, so it is reported on stderr and exits 0. `stop` waits for the exit.
@@ -39,17 +40,21 @@ class NodeInvocation:
 def parse_node_words(
     words: Sequence[str], environ: Mapping[str, str], hostname: str
 ) -> NodeInvocation:
-    """`[NAME] ACTION [--Key=Value...]` → name, action and property overrides."""
+    """`[NAME] ACTION` or `ACTION NAME`, with `--Key=Value...` → name, action, overrides."""
     overrides = tuple(w for w in words if w.startswith("--") and "=" in w)
     rest = [w for w in words if w not in overrides]
-    if rest and rest[0] in ACTIONS:
+    if len(rest) == 2 and rest[0] in ACTIONS and rest[1] not in ACTIONS:
+        name, action, extra, source = rest[1], rest[0], [], "the argument"  # `start NAME`
+    elif rest and rest[0] in ACTIONS:
         name = environ.get("SHOAL_NODE") or hostname.split(".")[0]
         source = "SHOAL_NODE" if environ.get("SHOAL_NODE") else "the host name"
         action, extra = rest[0], rest[1:]
     elif len(rest) >= 2:
         name, action, extra, source = rest[0], rest[1], rest[2:], "the argument"
     else:
-        raise click.UsageError(f"say what to do: shoal node [NAME] {'|'.join(ACTIONS)}")
+        raise click.UsageError(
+            f"say what to do: shoal node [NAME] {'|'.join(ACTIONS)} (or: shoal node ACTION NAME)"
+        )
     if action not in ACTIONS:
         raise click.UsageError(f"unknown node action `{action}': use one of {', '.join(ACTIONS)}")
     if extra:
@@ -109,9 +114,11 @@ def _status(site: Site, files: NodeFiles) -> None:
         try:
             seconds = client.run(client.api.node_ping(files.name))
         except NodeUnreachableError as error:
-            raise NotRunningError(
-                f"node {files.name} is down: {error.message}", error.hint
-            ) from error
+            # The registry's message names the node already ("node NAME is down: ...").
+            message = error.message
+            if not message.startswith(f"node {files.name} "):
+                message = f"node {files.name} is down: {message}"
+            raise NotRunningError(message, error.hint) from error
         except UnreachableError as error:
             if pid is None:
                 raise NotRunningError(
@@ -175,6 +182,7 @@ def node(
     """Start, stop or ping a node daemon: shoal node [NAME] start|stop|status|restart.
 
     \b
+    The action may come first: shoal node start NAME.
     NAME defaults to $SHOAL_NODE, then to this host's short name; its config is etc/NAME.cfg.
     --Key=Value words override properties of that config.
     """

@@ -1,15 +1,19 @@
-"""How a wait shows progress: a live table on a terminal, one plain line per change when piped."""
+"""How a wait shows progress: a live table on a terminal; piped, only each failure as it happens
+(the command prints a summary with counts at the end), so 200 servers do not make 500 lines."""
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+import click
 
-from shoal.cli.readiness import Readiness, state_name
+from shoal.cli.readiness import Readiness, natural_key, state_name
 from shoal.rpc import common_pb2
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 
 def _status_text(
@@ -29,16 +33,24 @@ def _status_text(
 
 
 class ProgressDisplay:
-    """Call `update(readiness)` on every event; use as a context manager."""
+    """Call `update(readiness)` on every event; use as a context manager.
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
+    `terminal`: show the live table (default: when stdout is a terminal). rich is imported
+    only then.
+    """
+
+    def __init__(self, terminal: bool | None = None) -> None:
+        self.terminal = sys.stdout.isatty() if terminal is None else terminal
         self._live: Live | None = None
-        self._printed: dict[str, str] = {}
+        self._reported: set[str] = set()
 
     def __enter__(self) -> ProgressDisplay:
-        if self.console.is_terminal:
-            self._live = Live(console=self.console, transient=True, auto_refresh=False)
+        if self.terminal:
+            from rich.live import Live
+
+            from shoal.cli.render import console
+
+            self._live = Live(console=console(), transient=True, auto_refresh=False)
             self._live.__enter__()
         return self
 
@@ -53,23 +65,28 @@ class ProgressDisplay:
 
     def update(self, readiness: Readiness) -> None:
         failed = readiness.failed  # a property that walks every server: once per update
-        rows = [
-            (s.server_id, s.node, _status_text(s, readiness, failed))
-            for s in sorted(readiness.servers.values(), key=lambda s: s.server_id)
-            if s.activation == "always"
-        ]
-        if self._live is not None:
-            table = Table(box=None, title=self._title(readiness, failed), title_justify="left")
-            for column in ("server", "node", "state"):
-                table.add_column(column)
-            for row in rows:
-                table.add_row(*row)
-            self._live.update(table, refresh=True)
+        if self._live is None:
+            self._report_failures(readiness, failed)
             return
-        for server_id, node, text in rows:  # plain: only what changed, one line each
-            if self._printed.get(server_id) != text:
-                self._printed[server_id] = text
-                self.console.print(f"  {server_id} ({node}): {text}", markup=False)
+        from rich.table import Table
+
+        table = Table(box=None, title=self._title(readiness, failed), title_justify="left")
+        for column in ("server", "node", "state"):
+            table.add_column(column)
+        for status in sorted(readiness.servers.values(), key=lambda s: natural_key(s.server_id)):
+            if status.activation == "always":
+                table.add_row(
+                    status.server_id, status.node, _status_text(status, readiness, failed)
+                )
+        self._live.update(table, refresh=True)
+
+    def _report_failures(self, readiness: Readiness, failed: dict[str, str]) -> None:
+        """Piped: one line per server the first time it is seen failed, nothing else."""
+        for server_id in sorted(failed, key=natural_key):
+            if server_id not in self._reported:
+                self._reported.add(server_id)
+                node = readiness.servers[server_id].node
+                click.echo(f"  {server_id} ({node}): FAILED: {failed[server_id]}")
 
     @staticmethod
     def _title(readiness: Readiness, failed: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ passes through ACTIVE): it settles when disabled, else it is reported when time 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,16 @@ STATE_NAMES: dict[int, str] = {
 
 def state_name(state: int) -> str:
     return STATE_NAMES.get(state, f"state {state}")
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders numbers inside names by value: S-2 before S-10."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part
+    )
 
 
 def failure_reason(status: common_pb2.ServerStatus) -> str | None:
@@ -89,7 +100,7 @@ class Readiness:
     def _always(self) -> list[common_pb2.ServerStatus]:
         return sorted(
             (s for s in self.servers.values() if s.activation == "always"),
-            key=lambda s: s.server_id,
+            key=lambda s: natural_key(s.server_id),
         )
 
     @property

@@ -10,35 +10,47 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:  # the admin console imports this module: it must not load the engine
+    from rich.console import Console
 
-from shoal.descriptor.diff import ApplicationDiff
-from shoal.descriptor.model import (
-    Adapter,
-    Application,
-    DbEnvDescriptor,
-    DistributionDescriptor,
-    LogDescriptor,
-    ObjectDescriptor,
-    ReplicaGroup,
-    ServerDescription,
-    Service,
-)
+    from shoal.descriptor.diff import ApplicationDiff
+    from shoal.descriptor.model import (
+        Adapter,
+        Application,
+        DbEnvDescriptor,
+        DistributionDescriptor,
+        LogDescriptor,
+        ObjectDescriptor,
+        ReplicaGroup,
+        ServerDescription,
+        Service,
+    )
 
-__all__ = ["console", "diff_lines", "print_application", "print_diff", "server_lines"]
+__all__ = [
+    "StyledLines",
+    "console",
+    "diff_lines",
+    "print_application",
+    "print_diff",
+    "server_lines",
+    "wants_colour",
+]
 
-_BOLD, _CYAN, _GREEN, _RED, _YELLOW = "1", "36", "32", "31", "33"
+BOLD, CYAN, GREEN, RED, YELLOW = "1", "36", "32", "31", "33"
 _INDENT = "    "
 
 
 def console() -> Console:
+    """A rich console, for live displays and tables only (plain lines go through click.echo)."""
+    from rich.console import Console
+
     # soft_wrap: long property lines stay whole when piped to grep or a file.
     return Console(soft_wrap=True, highlight=False)
 
 
-class _Text:
+class StyledLines:
     """Lines of output, styled with ANSI colours only when `colour` is on."""
 
     def __init__(self, colour: bool) -> None:
@@ -56,7 +68,7 @@ class _Text:
         stream.flush()
 
 
-def _wants_colour(stream: TextIO) -> bool:
+def wants_colour(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
@@ -207,26 +219,26 @@ def _replica_group_lines(group: ReplicaGroup) -> list[str]:
 def print_application(application: Application, source: Path, stream: TextIO | None = None) -> None:
     """Per node, each expanded server: id, activation, exe, options, adapters, properties..."""
     stream = stream or sys.stdout
-    out = _Text(_wants_colour(stream))
+    out = StyledLines(wants_colour(stream))
     servers = sum(len(node.servers) for node in application.nodes.values())
     targets = " ".join(application.targets) or "none"
     out.add(
-        f"{out.styled(application.name, _BOLD)} from {source}: {len(application.nodes)} node(s), "
+        f"{out.styled(application.name, BOLD)} from {source}: {len(application.nodes)} node(s), "
         f"{servers} server(s), targets: {targets}"
     )
     for node in application.nodes.values():
         out.add()
-        out.add(out.styled(f"node {node.name}", _BOLD) + f" ({len(node.servers)} server(s))")
+        out.add(out.styled(f"node {node.name}", BOLD) + f" ({len(node.servers)} server(s))")
         if not node.servers:
             out.add("  (no servers)")
         for server in node.servers:
-            out.add(f"  {out.styled(server.id, _CYAN)}  activation={server.activation.value}")
+            out.add(f"  {out.styled(server.id, CYAN)}  activation={server.activation.value}")
             out.lines += [f"{_INDENT}{line}" for line in server_lines(server)]
     for group in application.replica_groups:
         out.add()
         out.lines += _replica_group_lines(group)
     out.add()
-    out.add(out.styled("descriptor OK", _GREEN))
+    out.add(out.styled("descriptor OK", GREEN))
     out.write(stream)
 
 
@@ -300,7 +312,7 @@ def diff_lines(
     colour: bool = False,
 ) -> list[str]:
     """What `admin diff` prints: a header naming both sides, then one line per difference."""
-    out = _Text(colour)
+    out = StyledLines(colour)
 
     def side(source: Path, app: Application) -> str:
         return f"{source} (application {app.name}, targets: {' '.join(app.targets) or 'none'})"
@@ -312,11 +324,11 @@ def diff_lines(
     )
     old_servers, new_servers = before.servers(), after.servers()
     for server_id in changes.added:
-        out.add(f"  {out.styled('added', _GREEN)}      {server_id}")
+        out.add(f"  {out.styled('added', GREEN)}      {server_id}")
     for server_id in changes.removed:
-        out.add(f"  {out.styled('removed', _RED)}    {server_id}")
+        out.add(f"  {out.styled('removed', RED)}    {server_id}")
     for server_id, fields in changes.changed.items():
-        out.add(f"  {out.styled('restarted', _YELLOW)}  {server_id} ({', '.join(fields)})")
+        out.add(f"  {out.styled('restarted', YELLOW)}  {server_id} ({', '.join(fields)})")
         details = field_changes(old_servers[server_id], new_servers[server_id], fields)
         out.lines += [f"      {line}" for line in details]
     for server_id in changes.unchanged:
@@ -340,6 +352,6 @@ def print_diff(
 ) -> None:
     """Print `diff_lines` in one write."""
     stream = stream or sys.stdout
-    out = _Text(_wants_colour(stream))
+    out = StyledLines(wants_colour(stream))
     out.lines = diff_lines(changes, before, after, old_source, new_source, out.colour)
     out.write(stream)

@@ -14,17 +14,23 @@ import click
 
 from shoal.cli.client import AdminClient
 from shoal.cli.context import CliContext
-from shoal.cli.daemon import child_exit_status, exit_status_text, wait_for_exit
+from shoal.cli.daemon import (
+    NodeFiles,
+    child_exit_status,
+    exit_status_text,
+    live_pid,
+    wait_for_exit,
+)
 from shoal.cli.deploy import build_request, print_deploy_reply
 from shoal.cli.descriptors import split_words
 from shoal.cli.errors import AlreadyRunningError, ServersFailedError
 from shoal.cli.grid import Deadline, Grid, registry_info, relative
 from shoal.cli.launch import launch
 from shoal.cli.progress import ProgressDisplay
-from shoal.cli.readiness import Readiness, watch_until_ready
-from shoal.cli.render import console
+from shoal.cli.readiness import Readiness, natural_key, watch_until_ready
 from shoal.cli.stop import stop_grid
 from shoal.errors import ShoalError, TimedOutError
+from shoal.rpc import admin_pb2, common_pb2
 
 DEFAULT_WAIT_SECONDS = 300.0
 
@@ -52,38 +58,81 @@ def _with_grid_left_running(error: ShoalError, pid: int) -> ShoalError:
     return error
 
 
+def _node_word(grid: Grid, node: common_pb2.NodeStatus) -> str:
+    """`node1 (up)`, `node1 (down)`, or `node1 (reconnecting)` when its process runs here."""
+    if node.up:
+        return f"{node.info.name} (up)"
+    return (
+        f"{node.info.name} ({'reconnecting' if _local_node_pid(grid, node.info.name) else 'down'})"
+    )
+
+
+def _local_node_pid(grid: Grid, name: str) -> int | None:
+    """The pid of node `name` if its pidfile on this host names a live process."""
+    try:
+        return live_pid(NodeFiles.load(grid.site, name).pidfile)
+    except ShoalError:
+        return None  # no config here: a node of another host
+
+
+def _application_words(
+    applications: list[admin_pb2.ApplicationSummary], deployed: str, recovered: set[str]
+) -> list[str]:
+    words = []
+    for app in sorted(applications, key=lambda a: natural_key(a.name)):
+        how = "deployed now" if app.name == deployed else "recovered from the registry database"
+        if app.name in recovered and app.name == deployed:
+            how = "recovered from the registry database, updated now"
+        words.append(f"{app.name} ({how}, revision {app.revision}, {app.server_count} server(s))")
+    return words
+
+
 def _summary(
-    grid: Grid, client: AdminClient, readiness: Readiness, pid: int, settled: bool
+    grid: Grid,
+    client: AdminClient,
+    readiness: Readiness,
+    pid: int,
+    settled: bool,
+    deployed: str,
+    recovered: set[str],
 ) -> None:
-    out = console()
+    """Every server the registry knows, of every application, not only the one just deployed."""
     failed = readiness.failures(settled)
     active, waiting = readiness.active, [s for s in readiness.waiting if s.server_id not in failed]
-    out.print(
-        f"grid started: registry at {grid.target.address}, master node pid {pid}",
-        markup=False,
-    )
+    lines = [f"grid started: registry at {grid.target.address}, master node pid {pid}"]
     nodes = client.run(client.api.node_list())
-    node_words = [f"{n.info.name} ({'up' if n.up else 'down'})" for n in nodes]
-    out.print(f"  nodes:    {', '.join(node_words) or 'none'}", markup=False)
-    out.print(
-        f"  servers:  {len(active)} active, {len(failed)} failed, {len(waiting)} still starting",
-        markup=False,
+    applications = client.run(client.api.application_list())
+    servers = client.run(client.api.server_list())
+    node_words = [
+        _node_word(grid, n) for n in sorted(nodes, key=lambda n: natural_key(n.info.name))
+    ]
+    lines.append(f"  nodes:    {', '.join(node_words) or 'none'}")
+    app_words = _application_words(applications, deployed, recovered)
+    lines.append(f"  apps:     {'; '.join(app_words) or 'none'}")
+    pending = sum(len(ids) for ids in readiness.pending_nodes.values())
+    others = len(servers) - len(active) - len(failed) - len(waiting) - pending
+    lines.append(
+        f"  servers:  {len(servers)} in all: {len(active)} active, {len(failed)} failed, "
+        f"{len(waiting)} still starting, {pending} waiting for a node, "
+        f"{others} not `always' (started on demand or by hand)"
     )
     for server_id, reason in failed.items():
-        out.print(f"    FAILED {server_id}: {reason}", markup=False)
-    for node, servers in readiness.pending_nodes.items():
-        out.print(
-            f"    waiting for node {node} ({', '.join(servers)}): "
-            f"start it with `shoal node {node} start`",
-            markup=False,
+        lines.append(f"    FAILED {server_id}: {reason}")
+    for node, server_ids in readiness.pending_nodes.items():
+        local = _local_node_pid(grid, node)
+        what = (
+            f"it runs (pid {local}) and is reconnecting to the registry"
+            if local
+            else f"start it with `shoal node {node} start`"
         )
-    out.print(
+        lines.append(f"    waiting for node {node} ({', '.join(server_ids)}): {what}")
+    lines += [
         f"  logs:     {relative(grid.site, grid.site.log_dir)}/ "
-        f"(master.out, master.err, SERVER.out, SERVER.err)",
-        markup=False,
-    )
-    out.print("  look:     shoal admin status | shoal admin diagnostics | shoal admin ice")
-    out.print("  stop:     shoal admin stop")
+        "(master.out, master.err, SERVER.out, SERVER.err)",
+        "  look:     shoal admin status | shoal admin diagnostics | shoal admin ice",
+        "  stop:     shoal admin stop",
+    ]
+    click.echo("\n".join(lines))
 
 
 def start_grid(
@@ -93,27 +142,34 @@ def start_grid(
     grid = Grid.load(context)
     site = grid.site
     with grid.client() as client:
-        _refuse_if_running(grid, client)
-        # Validate before starting anything: an invalid descriptor starts nothing.
-        request, application = build_request(
-            split_words(words, lambda: site.default_descriptor), site
-        )
-        deadline = Deadline(wait)
-        launched = launch(site, grid.master, deadline.left(), detached=not foreground)
-        if not launched.ready:
-            raise TimedOutError(
-                f"the master node (pid {launched.pid}) did not report ready within {wait:g} s",
-                f"it is still running: see {relative(site, grid.master.stderr)}; "
-                "`shoal admin stop` stops it",
+        # The lock tells `waitup` and `stop` that a grid is coming up; held until deployed.
+        with grid.starting():
+            _refuse_if_running(grid, client)
+            # Validate before starting anything: an invalid descriptor starts nothing.
+            request, application = build_request(
+                split_words(words, lambda: site.default_descriptor), site
             )
+            deadline = Deadline(wait)
+            launched = launch(site, grid.master, deadline.left(), detached=not foreground)
+            if not launched.ready:
+                raise TimedOutError(
+                    f"the master node (pid {launched.pid}) did not report ready within {wait:g} s",
+                    f"it is still running: see {relative(site, grid.master.stderr)}; "
+                    "`shoal admin stop` stops it",
+                )
+            try:
+                # What the registry has before this deploy came from its database.
+                recovered = {a.name for a in client.run(client.api.application_list())}
+                print_deploy_reply(client.run(client.api.deploy(request)))
+            except ShoalError as error:
+                raise _with_grid_left_running(error, launched.pid) from error
         try:
-            print_deploy_reply(client.run(client.api.deploy(request)))
-            readiness = Readiness(application=application.name)
-            with ProgressDisplay(console()) as display:
+            readiness = Readiness()  # every application's servers, recovered ones too
+            with ProgressDisplay() as display:
                 settled = client.run(
                     watch_until_ready(client.api, readiness, deadline.left(), display.update)
                 )
-            _summary(grid, client, readiness, launched.pid, settled)
+            _summary(grid, client, readiness, launched.pid, settled, application.name, recovered)
         except ShoalError as error:
             raise _with_grid_left_running(error, launched.pid) from error
         failures = readiness.failures(settled)

@@ -1,20 +1,25 @@
 """`shoal admin status` (a short table; 0 when the registry answers and the master is up) and
-`waitup` (event-driven: WatchServers until every `always` server on an up node is active)."""
+`waitup` (event-driven: WatchServers until every `always` server on an up node is active).
+
+The tables are plain text (bold headers on a terminal): `status` is run often, by scripts too,
+and should not pay for rich.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Sequence
 
 import click
-from rich.table import Table
 
 from shoal.cli.client import AdminClient
 from shoal.cli.context import CliContext
 from shoal.cli.errors import NotRunningError, ServersFailedError
-from shoal.cli.grid import Deadline, Grid, registry_info
+from shoal.cli.grid import Deadline, Grid, registry_info, wait_for_start
 from shoal.cli.progress import ProgressDisplay
-from shoal.cli.readiness import Readiness, state_name, watch_until_ready
-from shoal.cli.render import console
+from shoal.cli.readiness import Readiness, natural_key, state_name, watch_until_ready
+from shoal.cli.render import BOLD, StyledLines, wants_colour
 from shoal.config.site import MASTER_NODE
 from shoal.errors import TimedOutError
 from shoal.rpc import common_pb2
@@ -23,6 +28,13 @@ DEFAULT_WAIT_SECONDS = 300.0
 
 
 def _not_running(grid: Grid) -> NotRunningError:
+    starting = grid.starting_pid()
+    if starting is not None:
+        return NotRunningError(
+            f"the grid is starting (`shoal admin start', pid {starting}); the registry does "
+            f"not answer yet at {grid.target.address}",
+            "`shoal admin waitup` waits for it",
+        )
     pid = grid.master_pid()
     if pid is not None:
         return NotRunningError(
@@ -44,25 +56,45 @@ def uptime(status: common_pb2.ServerStatus, now: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+Row = Sequence[str]
+
+
+def table_lines(header: Row, rows: Sequence[Row], out: StyledLines) -> None:
+    """Left-aligned columns two spaces apart, the header bold on a terminal."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row: Row) -> str:
+        return "  ".join(
+            cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+
+    out.add(out.styled(line(header), BOLD))
+    for row in rows:
+        out.add(line(row))
+
+
 def status_tables(
-    nodes: list[common_pb2.NodeStatus], servers: list[common_pb2.ServerStatus], now: float
-) -> tuple[Table, Table]:
-    node_table = Table(box=None, pad_edge=False)
-    for column in ("node", "state", "pid", "host", "servers"):
-        node_table.add_column(column)
-    for node in nodes:
-        node_table.add_row(
+    nodes: list[common_pb2.NodeStatus],
+    servers: list[common_pb2.ServerStatus],
+    now: float,
+    out: StyledLines,
+) -> None:
+    """The nodes table, then (if any) the servers table, by name with numbers in order."""
+    node_rows = [
+        (
             node.info.name,
             "up" if node.up else "down",
             str(node.info.pid) if node.up and node.info.pid else "-",
             node.info.hostname or "-",
             str(node.server_count),
         )
-    server_table = Table(box=None, pad_edge=False)
-    for column in ("server", "node", "state", "pid", "uptime", "enabled"):
-        server_table.add_column(column)
-    for server in servers:
-        server_table.add_row(
+        for node in sorted(nodes, key=lambda n: natural_key(n.info.name))
+    ]
+    table_lines(("node", "state", "pid", "host", "servers"), node_rows, out)
+    if not servers:
+        return
+    server_rows = [
+        (
             server.server_id,
             server.node,
             state_name(server.state),
@@ -70,7 +102,9 @@ def status_tables(
             uptime(server, now),
             "yes" if server.enabled else "no",
         )
-    return node_table, server_table
+        for server in sorted(servers, key=lambda s: natural_key(s.server_id))
+    ]
+    table_lines(("server", "node", "state", "pid", "uptime", "enabled"), server_rows, out)
 
 
 @click.command()
@@ -84,15 +118,10 @@ def status(context: CliContext) -> None:
             raise _not_running(grid)
         nodes = client.run(client.api.node_list())
         servers = client.run(client.api.server_list())
-    out = console()
-    out.print(
-        f"registry up at {grid.target.address} (pid {info.pid}, version {info.version})",
-        markup=False,
-    )
-    node_table, server_table = status_tables(nodes, servers, time.time())
-    out.print(node_table)
-    if servers:
-        out.print(server_table)
+    out = StyledLines(wants_colour(sys.stdout))
+    out.add(f"registry up at {grid.target.address} (pid {info.pid}, version {info.version})")
+    status_tables(nodes, servers, time.time(), out)
+    out.write(sys.stdout)
     master = next((n for n in nodes if n.info.name == MASTER_NODE), None)
     if master is None or not master.up:
         raise NotRunningError(
@@ -101,10 +130,19 @@ def status(context: CliContext) -> None:
         )
 
 
-def wait_up(client: AdminClient, seconds: float | None, display: ProgressDisplay) -> Readiness:
-    """Wait for the registry (if its process is starting) and then for the servers."""
+def wait_up(
+    grid: Grid, client: AdminClient, seconds: float | None, display: ProgressDisplay
+) -> Readiness:
+    """Wait for the registry (if the grid is starting) and then for the servers."""
     deadline = Deadline(seconds)
-    client.run(client.api.registry_ping(deadline=deadline.left(), wait=True))
+    if wait_for_start(grid, client, deadline.left()) is None:
+        if not grid.coming_up():
+            raise _not_running(grid)  # the start failed, or the master exited
+        raise TimedOutError(
+            f"the grid is still starting after {seconds:g} s: the registry at "
+            f"{grid.target.address} does not answer yet",
+            "`shoal admin waitup` waits more; var/log/master.err tells what the master does",
+        )
     readiness = Readiness()
     settled = client.run(watch_until_ready(client.api, readiness, deadline.left(), display.update))
     failures = readiness.failures(settled)
@@ -133,10 +171,10 @@ def waitup(context: CliContext, wait: float) -> None:
     """Wait until the registry answers and every `always` server on an up node is active."""
     grid = Grid.load(context)
     with grid.client() as client:
-        if registry_info(client) is None and grid.master_pid() is None:
+        if registry_info(client) is None and not grid.coming_up():
             raise _not_running(grid)  # nothing is starting: do not wait for nothing
-        with ProgressDisplay(console()) as display:
-            readiness = wait_up(client, wait, display)
+        with ProgressDisplay() as display:
+            readiness = wait_up(grid, client, wait, display)
     click.echo(f"the grid is up: {len(readiness.active)} server(s) active")
     for node, servers in readiness.pending_nodes.items():
         click.echo(f"  node {node} is not up; its servers wait for it: {', '.join(servers)}")

@@ -1,7 +1,9 @@
 """`shoal admin stop` and `waitdown`: ShutdownGrid, then wait for the master's pid to exit.
 
 Stopping a grid that is not running prints so and exits 0 (LSB; OMERO's non-zero is a known
-weakness): `restart` and init scripts need no special case.
+weakness): `restart` and init scripts need no special case. A grid still starting (start lock,
+or a master whose registry does not answer yet) is waited for, then stopped; a master that
+never answers gets SIGTERM. A stop never exits 0 while a grid is coming up.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import signal
 
 import click
 
-from shoal.cli.client import AdminApi
+from shoal.cli.client import AdminApi, AdminClient
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import wait_for_exit
-from shoal.cli.grid import Deadline, Grid, local_pid, registry_info, relative
+from shoal.cli.grid import Deadline, Grid, local_pid, registry_info, relative, wait_for_start
 from shoal.errors import ShoalError, TimedOutError, UnreachableError
+from shoal.rpc import admin_pb2
 
 DEFAULT_WAIT_SECONDS = 300.0
+#: How long a stop waits for a starting grid's registry before it signals the master instead.
+STARTING_GRACE_SECONDS = 60.0
 
 
 def _wait_gone(grid: Grid, pid: int, deadline: Deadline, wait: float | None) -> None:
@@ -30,11 +35,31 @@ def _wait_gone(grid: Grid, pid: int, deadline: Deadline, wait: float | None) -> 
         )
 
 
+def _wait_for_starting_grid(
+    grid: Grid, client: AdminClient, deadline: Deadline
+) -> admin_pb2.RegistryInfo | None:
+    """The grid is coming up: wait (bounded) until it answers, so that it can be shut down."""
+    left = deadline.left()
+    grace = STARTING_GRACE_SECONDS if left is None else min(left, STARTING_GRACE_SECONDS)
+    click.echo(f"the grid is starting: waiting up to {grace:g} s for its registry, to stop it")
+    info = wait_for_start(grid, client, grace)
+    starter = grid.starting_pid()
+    if info is None and starter is not None and grid.master_pid() is None:
+        raise TimedOutError(
+            f"`shoal admin start' (pid {starter}) is still starting the grid after {grace:g} s "
+            "and no master node runs yet",
+            f"run `shoal admin stop` again once it has started, or `kill {starter}` it",
+        )
+    return info
+
+
 def stop_grid(grid: Grid, wait: float | None) -> bool:
     """Stop the grid and wait until the master has exited; False if it was not running."""
     deadline = Deadline(wait)
     with grid.client() as client:
         info = registry_info(client)
+        if grid.starting_pid() is not None or (info is None and grid.master_pid() is not None):
+            info = _wait_for_starting_grid(grid, client, deadline)
         pid = grid.master_pid() or local_pid(info)
         if info is None and pid is None:
             click.echo("the grid is not running")

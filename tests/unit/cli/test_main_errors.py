@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shoal.cli import admin as admin_module
+from shoal.cli import check as check_module
 from shoal.cli.main import run
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,7 +25,7 @@ def test_an_unexpected_exception_is_one_line_without_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded\nwhile calling")
 
-    monkeypatch.setattr(admin_module, "load_checked", broken)
+    monkeypatch.setattr(check_module, "load_checked", broken)
     (tmp_path / "a.xml").write_text(APP.format(name="A", exe="x"))
     code = run(["shoal", "admin", "check", str(tmp_path / "a.xml")])
     err = capsys.readouterr().err
@@ -42,7 +42,7 @@ def test_with_debug_the_unexpected_exception_propagates(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("x")
 
-    monkeypatch.setattr(admin_module, "load_checked", broken)
+    monkeypatch.setattr(check_module, "load_checked", broken)
     (tmp_path / "a.xml").write_text(APP.format(name="A", exe="x"))
     with pytest.raises(KeyError):
         run(["shoal", "--debug", "admin", "check", str(tmp_path / "a.xml")])

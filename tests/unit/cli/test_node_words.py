@@ -36,3 +36,9 @@ def test_bad_words_are_usage_errors(words: list[str]) -> None:
 def test_a_reserved_word_cannot_be_a_node_name_even_from_the_environment() -> None:
     with pytest.raises(click.UsageError, match="reserved"):
         parse_node_words(["start"], {"SHOAL_NODE": "restart"}, "h")
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "status", "restart"])
+def test_the_action_may_come_first_as_omero_writes_it(action: str) -> None:
+    found = parse_node_words([action, "node1", "--Ice.Trace.Network=1"], {}, "h")
+    assert found == NodeInvocation("node1", action, ("--Ice.Trace.Network=1",))

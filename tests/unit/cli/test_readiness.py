@@ -95,3 +95,10 @@ def test_a_crash_loop_passing_through_active_is_not_ready() -> None:
     assert not readiness.settled  # active again, but it failed during the wait
     assert "C" in readiness.failures(settled=False)  # reported when time runs out
     assert readiness.failures(settled=True) == {}
+
+
+def test_server_ids_sort_with_their_numbers_in_order() -> None:
+    readiness = Readiness()
+    readiness.feed(node("master", True))
+    readiness.feed(snapshot(*(status(f"S-{n}", common_pb2.ACTIVE) for n in (10, 2, 1))))
+    assert [s.server_id for s in readiness.active] == ["S-1", "S-2", "S-10"]
