@@ -1,7 +1,8 @@
 """`shoal admin ice [COMMAND...]`: icegridadmin's console, one-shot with words, else interactive.
 
 Interactive mode keeps a readline history in ~/.shoal_admin_history; an error prints one line
-and the console goes on. One-shot mode exits with the error's code (shoal.cli.exits).
+(`shoal: ...`, as the CLI) and the console goes on; a script read from a pipe exits with the
+code of its last failure. One-shot mode exits with the error's code (shoal.cli.exits).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 from shoal.cli.client import AdminClient, RegistryTarget
 from shoal.cli.console_commands import Output, Session, help_lines, resolve
 from shoal.cli.context import CliContext
+from shoal.cli.exits import EXIT_OK, EXIT_USAGE, exit_code_for
 from shoal.errors import ShoalError
 
 PROMPT = ">>> "
@@ -67,9 +69,14 @@ def _save_history() -> None:
         pass
 
 
-def interactive(client: AdminClient, session: Session) -> None:
-    """Read commands until exit/EOF; from a pipe, no prompt and no banner (a script)."""
+def interactive(client: AdminClient, session: Session) -> int:
+    """Read commands until exit/EOF; from a pipe, no prompt and no banner (a script).
+
+    Returns the exit code: 0, or for a script (stdin not a terminal) the code of its last
+    failed command, so that `shoal admin ice < script` fails when a command did.
+    """
     tty = os.isatty(sys.stdin.fileno())
+    failed = EXIT_OK
     if tty:
         _load_history()
         click.echo(f"Shoal admin console, registry at {client.target.address}; `help' for help")
@@ -79,24 +86,27 @@ def interactive(client: AdminClient, session: Session) -> None:
                 line = input(PROMPT if tty else "")
             except EOFError:
                 click.echo()
-                return
+                break
             except KeyboardInterrupt:
                 click.echo()
                 continue
             try:
                 if not execute(client, session, shlex.split(line)):
-                    return
+                    break
             except ValueError as exc:  # shlex: unbalanced quotes
-                click.echo(f"error: {exc}", err=True)
+                click.echo(f"shoal: {exc}", err=True)
+                failed = EXIT_USAGE
             except ShoalError as error:
-                click.echo(f"error: {error.message}", err=True)
+                click.echo(f"shoal: {error.message}", err=True)
                 if error.hint:
                     click.echo(f"  {error.hint}", err=True)
+                failed = exit_code_for(error)
             except KeyboardInterrupt:
                 click.echo()
     finally:
         if tty:
             _save_history()
+    return EXIT_OK if tty else failed
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -109,5 +119,7 @@ def ice(context: CliContext, words: tuple[str, ...]) -> None:
         session = Session(client.api, site, terminal_output())
         if words:
             execute(client, session, list(words))
-        else:
-            interactive(client, session)
+            return
+        code = interactive(client, session)
+    if code:
+        raise click.exceptions.Exit(code)

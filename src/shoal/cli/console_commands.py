@@ -28,8 +28,8 @@ from shoal.cli.deploy import build_request
 from shoal.cli.descriptors import split_words
 from shoal.cli.errors import ConsoleUsageError
 from shoal.config.site import Site
-from shoal.errors import NodeUnreachableError, ServerNotFoundError, UnreachableError
-from shoal.rpc import admin_pb2
+from shoal.errors import NodeUnreachableError, ShoalError, UnreachableError
+from shoal.rpc import admin_pb2, common_pb2
 
 
 class Output:
@@ -82,6 +82,16 @@ class Command:
         raise ConsoleUsageError(
             f"`{self.name}' requires {wanted}", f"usage: {self.usage} (`help' for more info)"
         )
+
+
+def not_running_message(status: common_pb2.ServerStatus) -> str:
+    """ "server X is not running", with the reason of its last change when it has one (e.g.
+    "node node1 is down": the registry's word for a server whose node lost its session)."""
+    message = f"server {status.server_id} is not running"
+    last = status.history[-1] if status.history else None
+    if last is not None and last.state == common_pb2.INACTIVE and last.reason:
+        message += f" ({last.reason})"
+    return message
 
 
 # ---------------------------------------------------------------------------- applications
@@ -154,16 +164,25 @@ async def _server_state(session: Session, args: list[str]) -> None:
 async def _server_pid(session: Session, args: list[str]) -> None:
     status = await session.api.server_state(args[0])
     if not status.pid:
-        raise ServerNotFoundError(f"server `{args[0]}' is not running", name=args[0])
+        raise ShoalError(not_running_message(status), f"`server state {args[0]}' shows why")
     session.out.line(str(status.pid))
 
 
 async def _server_start(session: Session, args: list[str]) -> None:
+    status = await session.api.server_state(args[0])
+    if status.state == common_pb2.ACTIVE and status.pid:
+        session.out.line(f"server {args[0]} is already active (pid {status.pid})")
+        return
     await session.api.server_start(args[0])
 
 
 async def _server_stop(session: Session, args: list[str]) -> None:
-    await session.api.server_stop(args[0])
+    status = await session.api.server_stop(args[0])
+    if status.activation == "always":
+        session.out.line(
+            f"server {args[0]} stopped; activation is `always`, so the node starts it again:"
+            f" `server disable {args[0]}` keeps it down"
+        )
 
 
 async def _server_enable(session: Session, args: list[str]) -> None:
@@ -235,8 +254,8 @@ async def _node_ping(session: Session, args: list[str]) -> None:
     try:
         await session.api.node_ping(args[0])
     except NodeUnreachableError:
-        session.out.line("node is down")
-        return
+        session.out.line("node is down")  # icegridadmin's words, and it fails
+        raise
     session.out.line("node is up")
 
 
@@ -273,7 +292,7 @@ async def _registry_ping(session: Session, args: list[str]) -> None:
         await session.api.registry_ping(args[0] if args else "")
     except UnreachableError:
         session.out.line("registry is down")
-        return
+        raise
     session.out.line("registry is up")
 
 

@@ -121,16 +121,21 @@ def diff_lines(reply: admin_pb2.ApplicationDiffReply) -> list[str]:
 
 
 def deploy_lines(reply: admin_pb2.DeployReply) -> list[str]:
-    lines = [
-        f"application `{reply.application}' revision {reply.revision}: "
-        f"{len(reply.added)} added, {len(reply.removed)} removed, "
-        f"{len(reply.restarted)} restarted, {len(reply.unchanged)} unchanged"
-    ]
+    """The summary counts with the same words as the rows: a changed server that was running
+    is `restarted', one that was not is `reloaded' (its next start uses the new description)."""
+    restarted = [c for c in reply.restarted if c.running]
+    reloaded = [c for c in reply.restarted if not c.running]
+    counts = [f"{len(reply.added)} added", f"{len(reply.removed)} removed"]
+    counts.append(f"{len(restarted)} restarted")
+    if reloaded:
+        counts.append(f"{len(reloaded)} reloaded")
+    counts.append(f"{len(reply.unchanged)} unchanged")
+    lines = [f"application `{reply.application}' revision {reply.revision}: {', '.join(counts)}"]
     lines += [f"  added      {s}" for s in reply.added]
     lines += [f"  removed    {s}" for s in reply.removed]
-    lines += [
-        f"  restarted  {c.server_id} ({', '.join(c.changed_fields)})" for c in reply.restarted
-    ]
+    for changed in reply.restarted:
+        verb = "restarted" if changed.running else "reloaded "
+        lines.append(f"  {verb}  {changed.server_id} ({', '.join(changed.changed_fields)})")
     return lines
 
 

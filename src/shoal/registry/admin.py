@@ -16,6 +16,7 @@ import grpc.aio
 
 from shoal.errors import (
     ApplicationNotFoundError,
+    BadSignalError,
     InvalidArgumentError,
     NodeNotFoundError,
     NodeUnreachableError,
@@ -44,6 +45,28 @@ DEFAULT_WAIT = 60
 #: Slack on top of a server's own timeout before the registry gives up on its node.
 _MARGIN = 10.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
+#: The signals `server signal` accepts by name (IceGrid's Activator::sendSignal), with or
+#: without the SIG prefix, in any case; or a number from 1 to 63.
+SIGNAL_NAMES = (
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+    "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGKILL", "SIGTERM",
+)  # fmt: skip
+
+
+def check_signal(signal: str) -> None:
+    """BadSignalError quoting `signal` as the user typed it, listing every accepted value."""
+    word = signal.strip()
+    if word.isascii() and word.isdigit() and 1 <= int(word) <= 63:
+        return
+    name = word.upper()
+    if name in SIGNAL_NAMES or f"SIG{name}" in SIGNAL_NAMES:
+        return
+    raise BadSignalError(
+        f"bad signal `{signal}'",
+        f"use one of {', '.join(SIGNAL_NAMES)} (the SIG prefix may be left out),"
+        " or a number from 1 to 63",
+        signal=signal,
+    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         if entry is None:
             raise ServerNotFoundError(
                 f"server `{server_id}' is not deployed",
-                "`shoal admin server list` shows the deployed servers",
+                "`shoal admin ice server list` shows the deployed servers",
                 name=server_id,
             )
         return entry
@@ -149,7 +172,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             raise NodeNotFoundError(
                 f"node `{name}' is not known: no deployed application names it and it never"
                 " registered",
-                "`shoal admin node list` shows the known nodes",
+                "`shoal admin ice node list` shows the known nodes",
                 name=name,
             )
         if stored is None:
@@ -277,7 +300,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         if entry.stored.disabled_by is DisabledBy.USER:
             raise ServerDisabledError(
                 f"server `{request.server_id}' is disabled",
-                f"enable it first: `shoal admin server enable {request.server_id}`",
+                f"enable it first: `shoal admin ice server enable {request.server_id}`",
                 server_id=request.server_id,
             )
         session = self._session(entry.description.node)
@@ -326,6 +349,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self, request: admin_pb2.ServerSignalRequest, context: _Context
     ) -> admin_pb2.ServerSignalReply:
         entry = self._entry(request.server_id)
+        check_signal(request.signal)
         await self._session(entry.description.node).link.signal_server(
             request.server_id, request.signal
         )
@@ -555,6 +579,6 @@ def _is_loopback(host: str | None) -> bool:
 def _no_application(name: str) -> ShoalError:
     return ApplicationNotFoundError(
         f"application `{name}' is not deployed",
-        "`shoal admin application list` shows the deployed applications",
+        "`shoal admin ice application list` shows the deployed applications",
         name=name,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,13 @@ from types import MappingProxyType
 
 from shoal.descriptor.diff import ApplicationDiff, diff_applications
 from shoal.descriptor.expand import expand
-from shoal.descriptor.model import Application, ApplicationDescriptor
+from shoal.descriptor.model import (
+    Application,
+    ApplicationDescriptor,
+    Location,
+    ServerDescription,
+    ServerDescriptor,
+)
 from shoal.descriptor.parser import parse_string
 from shoal.descriptor.writer import write_descriptor
 from shoal.errors import (
@@ -30,9 +37,37 @@ from shoal.registry.state import DeployedApplication, RegistryState, has_process
 from shoal.registry.sync import NodeSync, PushResult
 from shoal.rpc import admin_pb2
 
-__all__ = ["DeployPlan", "Deployer", "build_application"]
+__all__ = ["DeployPlan", "Deployer", "build_application", "server_line"]
 
 log = logging.getLogger("shoal.registry")
+_PARAMETER = re.compile(r"\$\{([^}]*)\}")
+
+
+def server_line(written: ApplicationDescriptor, server: ServerDescription) -> int:
+    """The line of the element in `written` that deploys `server`: its `<server>`, or the
+    `<server-instance>` whose template gives that id, else its `<node>`; 0 if none is known."""
+    node = written.nodes.get(server.node)
+    nodes = [node] if node is not None else list(written.nodes.values())
+    for candidate in nodes:
+        for descriptor in candidate.servers:
+            if descriptor.id == server.id:
+                return _line(descriptor.source)
+        for instance in candidate.server_instances:
+            template = written.server_templates.get(instance.template)
+            if template is None or not isinstance(template.descriptor, ServerDescriptor):
+                continue
+            values = {**template.parameter_defaults, **instance.parameter_values}
+            if _substitute(template.descriptor.id, values) == server.id:
+                return _line(instance.source)
+    return _line(node.source) if node is not None else 0
+
+
+def _substitute(text: str, values: Mapping[str, str]) -> str:
+    return _PARAMETER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def _line(source: Location | None) -> int:
+    return source.line if source is not None else 0
 
 
 def build_application(
@@ -127,7 +162,7 @@ class Deployer:
             reserved=self.settings.reserved_variables,
             base_dir=self.settings.prefix / "etc" / "grid",
         )
-        self._check_server_owners(expanded, source)
+        self._check_server_owners(written, expanded, source)
         previous = self.state.applications.get(expanded.name)
         return DeployPlan(
             written=written,
@@ -140,14 +175,16 @@ class Deployer:
             diff=diff_applications(previous.expanded if previous else None, expanded),
         )
 
-    def _check_server_owners(self, expanded: Application, source: str) -> None:
+    def _check_server_owners(
+        self, written: ApplicationDescriptor, expanded: Application, source: str
+    ) -> None:
         problems = [
             Problem(
                 source or "<deploy>",
-                0,
+                server_line(written, server),
                 f"server `{server_id}' is already deployed by application `{owner}'",
             )
-            for server_id in sorted(expanded.servers())
+            for server_id, server in sorted(expanded.servers().items())
             if (owner := self.state.owner_of(server_id)) not in (None, expanded.name)
         ]
         if problems:
@@ -325,7 +362,7 @@ class Deployer:
             if name not in self.state.applications:
                 raise ApplicationNotFoundError(
                     f"application `{name}' is not deployed",
-                    "`shoal admin list` shows the deployed applications",
+                    "`shoal admin ice application list` shows the deployed applications",
                     name=name,
                 )
             await asyncio.to_thread(self.database.remove_application, name)

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+import grpc
+
 from shoal.config.endpoints import ANY_HOST, EndpointParseError, parse_endpoints
-from shoal.errors import NodeUnreachableError, SessionExpiredError, UnreachableError
+from shoal.errors import NodeUnreachableError, SessionExpiredError, ShoalError, UnreachableError
 from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
 from shoal.rpc.channels import TlsConfig, make_channel
 from shoal.rpc.errors import Peer, translate_errors
@@ -96,6 +98,33 @@ class NodeLink:
                 internal_pb2.PingRequest(), timeout=deadline
             )
         return reply
+
+    async def wait_until_lost(self) -> str | None:
+        """Return once the node looks gone: its connection dropped or failed, and one ping right
+        after finds nobody there. Event-driven (channel connectivity), no polling: a node killed
+        outright is noticed in moments, not after the session timeout. Returns the reason, or
+        None when this link was closed first."""
+        channel = self._channel
+        state = channel.get_state(try_to_connect=False)
+        while True:
+            await channel.wait_for_state_change(state)
+            previous, state = state, channel.get_state(try_to_connect=False)
+            if state is grpc.ChannelConnectivity.SHUTDOWN:
+                return None
+            # A live connection that closes goes back to IDLE; a failed attempt is a TRANSIENT
+            # FAILURE. Either may be the node dying, or just a connection recycled: ask it.
+            dropped = previous is grpc.ChannelConnectivity.READY and (
+                state is grpc.ChannelConnectivity.IDLE
+            )
+            if not dropped and state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                continue
+            try:
+                await self.ping()
+            except NodeUnreachableError as error:
+                return f"unreachable: {error.message}"
+            except ShoalError as error:  # slow, not gone: the session timeout decides
+                log.info("node %s: ping after a connection change failed: %s", self.name, error)
+            state = channel.get_state(try_to_connect=False)
 
     async def load_servers(
         self, request: internal_pb2.LoadServersRequest, deadline: float
@@ -187,6 +216,8 @@ class NodeSession:
     last_seen: float
     load: common_pb2.LoadInfo = field(default_factory=common_pb2.LoadInfo)
     expiry: asyncio.TimerHandle | None = None
+    #: The task watching the link's connectivity (NodeSync.watch), cancelled when it ends.
+    watch: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:

@@ -81,6 +81,7 @@ class RegistryServicer(internal_pb2_grpc.RegistryServicer):
                 tls=self.settings.tls,
             )
             session = self.sessions.open(info, link)
+            self.sync.watch(session)
         log.info("node %s registered from %s (%s)", name, info.hostname, address)
         await self.sync.record(name, request.servers)
         self.sync.hub.node_changed(node_status(name, session, len(self.state.servers_on(name))))
@@ -126,7 +127,7 @@ class RegistryServicer(internal_pb2_grpc.RegistryServicer):
         if same_process or reply.node != name:
             # The node itself registering again (an earlier reply was lost), or another node
             # now answers at the holder's address: the holder is gone either way.
-            await self.sync.drop(holder, "the node registered again")
+            await self.sync.drop(holder, "the node registered again", servers_down=False)
             return
         host = holder.info.hostname or "an unknown host"
         raise NodeActiveError(

@@ -20,6 +20,7 @@ __all__ = [
     "ServerEntry",
     "exit_from_pb",
     "has_process",
+    "node_down_reason",
     "timestamp",
 ]
 
@@ -29,6 +30,8 @@ _DISABLED_BY_TO_PB = {
     DisabledBy.FAILURE: common_pb2.ServerStatus.FAILURE,
 }
 _DISABLED_BY_FROM_PB = {value: key for key, value in _DISABLED_BY_TO_PB.items()}
+#: Entries of a server's history the registry keeps when it adds one itself (as the node does).
+HISTORY_SIZE = 20
 _WITH_PROCESS = frozenset(
     {
         common_pb2.ACTIVATING,
@@ -49,6 +52,11 @@ def timestamp(seconds: float) -> Timestamp:
 def has_process(status: common_pb2.ServerStatus) -> bool:
     """True when the server has (or had, moments ago) a process: a deploy change restarts it."""
     return status.pid != 0 or status.state in _WITH_PROCESS
+
+
+def node_down_reason(node: str) -> str:
+    """The reason a server of a node without a session shows (IceGrid: the server is unknown)."""
+    return f"node {node} is down"
 
 
 def _signal_name(number: int | None) -> str:
@@ -203,6 +211,29 @@ class RegistryState:
         if entry.stored.last_exit is not None and not status.HasField("last_exit"):
             status.last_exit.CopyFrom(exit_to_pb(entry.stored.last_exit))
         return entry
+
+    def mark_node_down(self, node: str, now: float) -> list[ServerEntry]:
+        """The node's session ended: nothing is known of its servers' processes any more, so
+        each shows INACTIVE, pid 0, no adapters, with "node NODE is down" in its history (until
+        the node registers again and reports). Returns the entries that changed."""
+        reason = node_down_reason(node)
+        changed = []
+        for entry in self.servers_on(node):
+            status = entry.status
+            if status.state == common_pb2.INACTIVE and status.pid == 0 and not status.adapters:
+                last = status.history[-1].reason if status.history else ""
+                if last == reason:
+                    continue
+            status.state = common_pb2.INACTIVE
+            status.pid = 0
+            del status.adapters[:]
+            status.history.append(
+                common_pb2.StateChange(at=timestamp(now), state=common_pb2.INACTIVE, reason=reason)
+            )
+            if len(status.history) > HISTORY_SIZE:
+                del status.history[: len(status.history) - HISTORY_SIZE]
+            changed.append(entry)
+        return changed
 
     def set_enabled(self, entry: ServerEntry, enabled: bool, by: DisabledBy | None) -> None:
         """Record an enable/disable the registry made (the node's report confirms it later)."""

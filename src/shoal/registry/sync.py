@@ -114,18 +114,38 @@ class NodeSync:
 
     def session_expired(self, session: NodeSession) -> None:
         """SessionTable's callback: the session is already out of the table."""
-        self._gone(session)
+        self._gone(session, servers_down=True)
 
-    async def drop(self, session: NodeSession, reason: str) -> None:
-        """End a session (node unreachable, replaced, unregistered)."""
+    async def drop(self, session: NodeSession, reason: str, *, servers_down: bool = True) -> None:
+        """End a session (node unreachable, replaced, unregistered). `servers_down=False`
+        when the same node registers again at once: its new reports replace the statuses."""
         if self.sessions.close(session):
             log.info("node %s: session closed (%s)", session.name, reason)
-            self._gone(session)
+            self._gone(session, servers_down=servers_down)
 
-    def _gone(self, session: NodeSession) -> None:
+    def watch(self, session: NodeSession) -> None:
+        """Watch the link of a new session: a node whose connection drops and which then does
+        not answer a ping loses its session at once, not after the session timeout."""
+        session.watch = self.spawn(
+            self._watch(session), f"watching the connection to node {session.name}"
+        )
+
+    async def _watch(self, session: NodeSession) -> None:
+        reason = await session.link.wait_until_lost()
+        if reason is not None:
+            await self.drop(session, reason)
+
+    def _gone(self, session: NodeSession, *, servers_down: bool) -> None:
+        watch, session.watch = session.watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
         self._closing.add(
             self.spawn(session.link.close(), f"closing the channel to node {session.name}")
         )
+        if servers_down and self.sessions.get(session.name) is None:
+            # IceGrid shows such servers as unknown: no process the registry can vouch for.
+            for entry in self.state.mark_node_down(session.name, self.sessions.clock()):
+                self.hub.server_changed(entry.status)
         self.hub.node_changed(
             node_status(
                 session.name,

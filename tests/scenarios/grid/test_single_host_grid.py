@@ -236,6 +236,38 @@ def test_a_killed_node_takes_its_servers_along(grid_site: Site) -> None:
     poll_until(lambda: not pid_alive(worker1), f"Worker-1 (pid {worker1}) to die with node1")
 
 
+def test_a_killed_nodes_servers_leave_active_within_seconds_and_come_back_with_it(
+    grid_site: Site,
+) -> None:
+    """kill -9 of node1: the registry sees its connection drop, pings it once, ends the session
+    (no 30 s session timeout), and Worker-1 shows inactive with the reason; `server pid` fails
+    naming the node. node1 started again reports Worker-1 active with a new pid."""
+    start_grid(grid_site)
+    ok(grid_site.shoal("node", "node1", "start"))
+    worker1 = running_pid(grid_site, "Worker-1")
+    node1 = read_pidfile(grid_site.prefix / "var/node1/node1.pid")
+    assert node1
+
+    os.kill(node1, signal.SIGKILL)
+    poll_until(
+        lambda: state(grid_site, "Worker-1").startswith("inactive"),
+        "Worker-1 to leave `active'",
+        timeout=8,
+    )
+    pid = grid_site.shoal("admin", "ice", "server", "pid", "Worker-1")
+    assert pid.returncode != 0
+    assert "server Worker-1 is not running (node node1 is down)" in pid.stderr
+    assert "node node1 is down" in ok(
+        grid_site.shoal("admin", "ice", "server", "describe", "Worker-1")
+    )
+    ping = grid_site.shoal("admin", "ice", "node", "ping", "node1")
+    assert ping.returncode != 0 and "node is down" in ping.stdout
+    poll_until(lambda: not pid_alive(worker1), f"Worker-1 (pid {worker1}) to die with node1")
+
+    ok(grid_site.shoal("node", "node1", "start"))
+    assert running_pid(grid_site, "Worker-1") != worker1
+
+
 def test_deploying_with_the_debug_target_passes_its_options_to_the_server(
     grid_site: Site,
 ) -> None:

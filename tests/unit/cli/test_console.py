@@ -3,6 +3,10 @@ in-process fake Admin service (no daemons)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +15,7 @@ import grpc
 import pytest
 
 from shoal.cli.client import AdminApi, AdminClient, RegistryTarget
-from shoal.cli.console import execute
+from shoal.cli.console import execute, interactive
 from shoal.cli.console_commands import (
     COMMANDS,
     Output,
@@ -20,10 +24,11 @@ from shoal.cli.console_commands import (
     parse_output_args,
     resolve,
 )
-from shoal.cli.console_format import load_line, server_state_line
+from shoal.cli.console_format import deploy_lines, load_line, server_state_line
 from shoal.cli.errors import ConsoleUsageError
+from shoal.cli.exits import EXIT_NOT_FOUND, exit_code_for
 from shoal.config.endpoints import parse_endpoint
-from shoal.errors import NodeUnreachableError, ServerNotFoundError
+from shoal.errors import NodeUnreachableError, ServerNotFoundError, ShoalError
 from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
 from shoal.rpc.channels import make_server
 
@@ -106,8 +111,17 @@ class FakeAdmin(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
             "Blitz-0": common_pb2.ServerStatus(
                 server_id="Blitz-0", node="master", state=common_pb2.ACTIVE, pid=99, enabled=True
             ),
-            "Processor-1": common_pb2.ServerStatus(server_id="Processor-1", node="node1"),
+            "Processor-1": common_pb2.ServerStatus(
+                server_id="Processor-1",
+                node="node1",
+                activation="always",
+                history=[
+                    common_pb2.StateChange(state=common_pb2.ACTIVE, reason="adapters ready"),
+                    common_pb2.StateChange(state=common_pb2.INACTIVE, reason="node node1 is down"),
+                ],
+            ),
         }
+        self.started: list[str] = []
 
     async def ServerList(self, request: Any, context: Any) -> Any:
         return admin_pb2.ServerListReply(servers=list(self.servers.values()))
@@ -116,6 +130,13 @@ class FakeAdmin(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
         if request.server_id not in self.servers:
             raise ServerNotFoundError(f"no server `{request.server_id}'", name=request.server_id)
         return admin_pb2.ServerStateReply(status=self.servers[request.server_id])
+
+    async def ServerStart(self, request: Any, context: Any) -> Any:
+        self.started.append(request.server_id)
+        return admin_pb2.ServerStartReply(status=self.servers[request.server_id])
+
+    async def ServerStop(self, request: Any, context: Any) -> Any:
+        return admin_pb2.ServerStopReply(status=self.servers[request.server_id])
 
     async def ServerSignal(self, request: Any, context: Any) -> Any:
         self.signals.append((request.server_id, request.signal))
@@ -180,10 +201,85 @@ def test_an_unknown_server_is_a_not_found_error(console: Console) -> None:
         console("server state Nope")
 
 
-def test_node_ping_says_up_or_down(console: Console) -> None:
+def test_node_ping_says_up_or_down_and_fails_when_down(console: Console) -> None:
     assert console("node ping master") == ["node is up"]
-    assert console("node ping node1") == ["node is down"]
+    with pytest.raises(NodeUnreachableError, match="node node1 does not answer"):
+        console("node ping node1")
+    assert console.lines == ["node is down"]  # icegridadmin's words, then the failure
     assert console("registry ping") == ["registry is up"]
+
+
+def test_the_pid_of_a_server_whose_node_is_down_is_an_error_naming_the_node(
+    console: Console,
+) -> None:
+    with pytest.raises(ShoalError) as caught:
+        console("server pid Processor-1")
+    assert caught.value.message == "server Processor-1 is not running (node node1 is down)"
+    assert exit_code_for(caught.value) != 0
+
+
+def test_starting_an_active_server_says_so_and_asks_nothing(console: Console) -> None:
+    assert console("server start Blitz-0") == ["server Blitz-0 is already active (pid 99)"]
+    assert console.fake.started == []
+    assert console("server start Processor-1") == []
+    assert console.fake.started == ["Processor-1"]
+
+
+def test_stopping_an_always_server_says_it_comes_back_and_how_to_keep_it_down(
+    console: Console,
+) -> None:
+    assert console("server stop Processor-1") == [
+        "server Processor-1 stopped; activation is `always`, so the node starts it again:"
+        " `server disable Processor-1` keeps it down"
+    ]
+    assert console("server stop Blitz-0") == []
+
+
+def run_script(console: Console, script: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """Feed `script` to the interactive console through a pipe (not a terminal)."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, script.encode())
+    os.close(write_end)
+    with os.fdopen(read_end) as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        errors = io.StringIO()
+        with contextlib.redirect_stderr(errors):
+            session = Session(console.client.api, None, Output(console.lines.append, print))
+            code = interactive(console.client, session)
+    return code, errors.getvalue()
+
+
+def test_a_script_goes_on_after_a_failure_and_exits_non_zero(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console.lines.clear()
+    code, errors = run_script(console, "server state Nope\nserver state Blitz-0\n", monkeypatch)
+    assert "active (pid = 99, enabled)" in console.lines  # the line after the failure ran
+    assert errors.startswith("shoal: no server `Nope'")
+    assert "error:" not in errors
+    assert code == EXIT_NOT_FOUND
+
+
+def test_a_script_without_failures_exits_zero(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_script(console, "server list\n", monkeypatch) == (0, "")
+
+
+def test_the_deploy_summary_uses_the_words_of_its_rows() -> None:
+    reply = admin_pb2.DeployReply(
+        application="App",
+        revision=2,
+        restarted=[
+            admin_pb2.ChangedServer(server_id="A", changed_fields=["options"], running=True),
+            admin_pb2.ChangedServer(server_id="B", changed_fields=["options"], running=False),
+        ],
+    )
+    assert deploy_lines(reply) == [
+        "application `App' revision 2: 0 added, 0 removed, 1 restarted, 1 reloaded, 0 unchanged",
+        "  restarted  A (options)",
+        "  reloaded   B (options)",
+    ]
 
 
 def test_server_signal_reaches_the_registry(console: Console) -> None:

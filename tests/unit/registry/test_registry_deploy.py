@@ -243,3 +243,39 @@ async def test_a_load_reply_overtaken_by_a_report_does_not_bring_back_an_older_s
         servers = status_map((await admin.ServerList(admin_pb2.ServerListRequest())).servers)
         assert (servers["S1"].state, servers["S1"].pid) == (common_pb2.ACTIVE, 99)
         assert servers["S1"].revision == 2
+
+
+TEMPLATED = """<icegrid>
+  <application name="Other">
+    <server-template id="T">
+      <parameter name="index"/>
+      <server id="S${index}" exe="/bin/true"/>
+    </server-template>
+    <node name="node2">
+      <server-instance template="T" index="3"/>
+    </node>
+  </application>
+</icegrid>
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_server_id_clash_names_the_line_of_the_new_server_element(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path)
+    async with running_registry(site) as registry, admin_client(registry) as admin:
+        await admin.Deploy(deploy_request(app_xml()))
+        other = app_xml().replace('name="App"', 'name="Other"')
+        with pytest.raises(DescriptorError) as caught, translate_errors():
+            await admin.Deploy(deploy_request(other))
+        assert [(p.file, p.line) for p in caught.value.problems] == [
+            ("app.xml", 4),  # <server id="S1">
+            ("app.xml", 7),
+            ("app.xml", 10),
+        ]
+        with pytest.raises(DescriptorError) as caught, translate_errors():
+            await admin.Deploy(deploy_request(TEMPLATED))
+        assert str(caught.value) == (
+            "app.xml:8: server `S3' is already deployed by application `App'"
+        )  # the <server-instance> that makes S3
