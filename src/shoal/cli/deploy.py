@@ -58,10 +58,14 @@ def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
     """One summary line, then one line per server that changed (unchanged ones counted)."""
     out = StyledLines(wants_colour(sys.stdout))
     verb = "created" if reply.created else "updated"
+    # A changed server that was not running is reloaded, not restarted: say so in both places.
+    running = sum(1 for changed in reply.restarted if changed.running)
+    reloaded = len(reply.restarted) - running
     out.add(
         f"application {reply.application} {verb} (revision {reply.revision}): "
-        f"{len(reply.added)} added, {len(reply.removed)} removed, "
-        f"{len(reply.restarted)} restarted, {len(reply.unchanged)} unchanged"
+        f"{len(reply.added)} added, {len(reply.removed)} removed, {running} restarted, "
+        + (f"{reloaded} reloaded, " if reloaded else "")
+        + f"{len(reply.unchanged)} unchanged"
     )
     for server_id in reply.added:
         out.add(f"  {out.styled('added', GREEN)}      {server_id}")

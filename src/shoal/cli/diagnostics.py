@@ -132,11 +132,13 @@ def _grid_report(grid: Grid, client: AdminClient, warnings: list[str]) -> None:
         )
     _section("Nodes")
     for node in reply.nodes:
-        age = f"{int(now - node.info.started_at.ToSeconds())} s" if node.up else "-"
+        if not node.up:  # no session: what it reported last is no longer true
+            click.echo(f"{node.info.name:<10}  DOWN  (no session with the registry)")
+            continue
+        age = f"{int(now - node.info.started_at.ToSeconds())} s"
         load = f"{node.load.avg1:.2f}/{node.load.avg5:.2f}/{node.load.avg15:.2f}"
-        state = "up" if node.up else "DOWN"
         click.echo(
-            f"{node.info.name:<10}  {state:<4}  host {node.info.hostname or '-'}"
+            f"{node.info.name:<10}  up    host {node.info.hostname or '-'}"
             f"  {node.info.os} {node.info.release}  load {load}  up for {age}"
         )
     _section("Servers")

@@ -347,7 +347,7 @@ class ServerMachine:
             raise RequestRefused(
                 sid,
                 "the server activation timed out: it runs but is not ready",
-                f"stop it with `shoal admin server stop {sid}`, or wait for it",
+                f"stop it with `shoal admin ice server stop {sid}`, or wait for it",
             )
         disabled = self._disabled
         if disabled is not None:
@@ -360,14 +360,14 @@ class ServerMachine:
                 raise RequestRefused(
                     sid,
                     f"the server is disabled ({disabled.reason})",
-                    f"enable it with `shoal admin server enable {sid}`",
+                    f"enable it with `shoal admin ice server enable {sid}`",
                 )
         activation = self._description.activation
         if requested_by is Requester.LOCATOR and activation is Activation.MANUAL:
             raise RequestRefused(
                 sid,
                 "the server activation is manual: it does not start on demand",
-                f"start it with `shoal admin server start {sid}`",
+                f"start it with `shoal admin ice server start {sid}`",
             )
 
     def _on_stop(self, keep_down: bool) -> None:

@@ -95,7 +95,7 @@ class NodeService(_NodeServicer):
         if found is None:
             raise ServerNotFoundError(
                 f"server `{server_id}' is not loaded on node {self.settings.node_name}",
-                "is it deployed on this node? `shoal admin server list` shows where servers run",
+                "is it deployed here? `shoal admin ice server list` shows where servers run",
                 name=server_id,
             )
         return found

@@ -241,7 +241,7 @@ class Supervisor:
             why += f"; disabled: {machine.disabled.reason}"
         raise ShoalError(
             f"server `{self.server_id}' did not start: {why}",
-            f"see its output with `shoal admin server stderr {self.server_id}`",
+            f"see its output with `shoal admin ice server stderr {self.server_id}`",
         )
 
     async def stop(self, *, keep_down: bool = False) -> common_pb2.ServerStatus:
@@ -289,7 +289,7 @@ class Supervisor:
         except NotRunning as exc:
             raise ShoalError(
                 f"server `{self.server_id}' is not running",
-                f"start it with `shoal admin server start {self.server_id}`",
+                f"start it with `shoal admin ice server start {self.server_id}`",
             ) from exc
 
     # ----------------------------------------------------------------- the machine's shell

@@ -175,7 +175,7 @@ def test_manual_server_refuses_a_locator_start() -> None:
     machine = loaded(MANUAL)
     with pytest.raises(RequestRefused, match="activation is manual") as refused:
         machine.handle(Start(requested_by=LOCATOR), 1.0)
-    assert refused.value.hint == f"start it with `shoal admin server start {SID}`"
+    assert refused.value.hint == f"start it with `shoal admin ice server start {SID}`"
     assert machine.state is State.INACTIVE
 
 
@@ -397,7 +397,7 @@ def test_crash_loop_disables_with_the_reason_and_start_says_why() -> None:
     assert (machine.disabled.by, machine.disabled.reason) == (DisabledBy.FAILURE, reason)
     with pytest.raises(RequestRefused, match="is disabled \\(crash loop") as refused:
         machine.handle(Start(), 4.0)
-    assert refused.value.hint == f"enable it with `shoal admin server enable {SID}`"
+    assert refused.value.hint == f"enable it with `shoal admin ice server enable {SID}`"
     actions = machine.handle(Enable(), 5.0)
     assert machine.enabled
     assert of(Spawn, actions)  # always: enabling starts it
