@@ -1,22 +1,60 @@
 """The Locator service (locator.proto) on the registry's client endpoints: where nodes find the
-registry's internal endpoints before they open a session, and where clients find adapters and
-well-known objects. The lookups are pure functions of the registry's state (`adapter_infos`,
-`find_adapter`, `find_object`), shared with the Admin service's `adapter list|endpoints`."""
+registry's internal endpoints before they open a session, and where clients find adapters,
+replica groups and well-known objects. The lookups are pure functions of the registry's state
+(`adapter_infos`, `find_adapter`, `find_object`), shared with the Admin service's
+`adapter list|endpoints`; the servicer adds what needs I/O: starting an `on-demand` server a
+lookup needs (IceGrid's LocatorI / ServerAdapterI::activate), one start per server however many
+lookups wait for it, and the replica-group policies of `replicas.py`.
+
+    lookup ─ adapter registered? ── yes ──────────────────────────────▶ endpoints
+                 │ no
+                 ├─ disabled / manual / always / session ─────────────▶ NOT_FOUND_ADAPTER (why)
+                 ├─ node without a session ───────────────────────────▶ NODE_UNREACHABLE
+                 └─ on-demand ─▶ Node.StartServer (shared, ≤ activation timeout)
+                                     ├─ Active ──────────────────────▶ fresh endpoints
+                                     └─ activation timed out ────────▶ TIMED_OUT
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Any
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 import grpc.aio
 
 from shoal.config.endpoints import ProxyParseError, parse_identity
-from shoal.errors import AdapterNotFoundError, InvalidArgumentError, ObjectNotFoundError
+from shoal.descriptor.model import Activation, Adapter, ReplicaGroup
+from shoal.errors import (
+    AdapterNotFoundError,
+    InvalidArgumentError,
+    NodeUnreachableError,
+    ObjectNotFoundError,
+    ShoalError,
+    TimedOutError,
+)
+from shoal.registry import replicas
+from shoal.registry.nodes import NodeSession
 from shoal.registry.settings import REPLICA_NAME
-from shoal.registry.state import RegistryState
+from shoal.registry.state import RegistryState, ServerEntry
 from shoal.rpc import admin_pb2, common_pb2, locator_pb2, locator_pb2_grpc
 
-__all__ = ["LocatorServicer", "adapter_infos", "find_adapter", "find_object"]
+__all__ = [
+    "ACTIVATION_WAIT",
+    "LocatorServicer",
+    "adapter_infos",
+    "find_adapter",
+    "find_object",
+    "find_replica_group",
+]
+
+#: IceGrid.Node.WaitTime's default: the activation timeout of a server that sets none (0).
+ACTIVATION_WAIT = 60
+#: Slack on top of a server's activation timeout before the registry gives up on its node
+#: (the node itself reports the timeout when it passes).
+_MARGIN = 10.0
 
 # States in which a server's registered adapters are reachable (its process runs).
 _LIVE = frozenset({common_pb2.ACTIVATING, common_pb2.ACTIVE, common_pb2.ACTIVATION_TIMED_OUT})
@@ -73,21 +111,18 @@ def find_adapter(
     )
 
 
-def _registered(info: admin_pb2.AdapterInfo) -> str:
-    if not info.endpoints:
-        raise AdapterNotFoundError(
-            f"adapter `{info.adapter_id}' is not registered: server `{info.server_id}' is not"
-            " active",
-            f"start it: `shoal admin ice server start {info.server_id}`",
-            name=info.adapter_id,
-        )
-    return info.endpoints
+def find_replica_group(state: RegistryState, group_id: str) -> ReplicaGroup | None:
+    """The deployed replica group `group_id`, if any."""
+    for deployed in state.applications.values():
+        for group in deployed.expanded.replica_groups:
+            if group.id == group_id:
+                return group
+    return None
 
 
-def find_object(
-    state: RegistryState, identity: str, *, dynamic_registration: bool
-) -> tuple[str, admin_pb2.AdapterInfo]:
-    """A well-known object declared in a deployed adapter: (its type, its adapter's info)."""
+def find_object(state: RegistryState, identity: str) -> tuple[str, str]:
+    """A well-known object declared in a deployed adapter or replica group: (its type, the id
+    of the adapter or replica group that holds it)."""
     try:
         wanted = parse_identity(identity)
     except ProxyParseError as exc:
@@ -98,10 +133,12 @@ def find_object(
         for adapter in (*description.adapters, *(a for s in services for a in s.adapters)):
             for declared in adapter.objects:
                 if parse_identity(declared.identity) == wanted:
-                    info = find_adapter(
-                        state, adapter.id, dynamic_registration=dynamic_registration
-                    )
-                    return declared.type, info
+                    return declared.type, adapter.id
+    for deployed in state.applications.values():
+        for group in deployed.expanded.replica_groups:
+            for declared in group.objects:
+                if parse_identity(declared.identity) == wanted:
+                    return declared.type, group.id
     raise ObjectNotFoundError(
         f"object `{identity}' does not exist",
         "declare it with <object identity=...> in an adapter of the descriptor",
@@ -109,8 +146,57 @@ def find_object(
     )
 
 
+def not_registered(info: admin_pb2.AdapterInfo, entry: ServerEntry | None) -> ShoalError | None:
+    """Why a lookup may not start the server of an unregistered adapter, as the error it
+    returns; None when it may (an enabled `on-demand` server)."""
+    server_id = info.server_id
+    what = f"adapter `{info.adapter_id}' is not registered"
+    if entry is None:
+        return AdapterNotFoundError(f"{what}: its server is gone", name=info.adapter_id)
+    if not entry.status.enabled or not entry.stored.enabled:
+        return AdapterNotFoundError(
+            f"{what}: server `{server_id}' is disabled",
+            f"enable it: `shoal admin ice server enable {server_id}`",
+            name=info.adapter_id,
+        )
+    activation = entry.description.activation
+    if activation is Activation.ON_DEMAND:
+        return None
+    if activation is Activation.MANUAL:
+        return AdapterNotFoundError(
+            f"{what}: server `{server_id}' is manual and not running:"
+            f" `shoal admin ice server start {server_id}`",
+            'or make it on-demand (activation="on-demand") so that lookups start it',
+            name=info.adapter_id,
+        )
+    return AdapterNotFoundError(
+        f"{what}: server `{server_id}' ({activation.value}) is not active",
+        f"see why: `shoal admin ice server describe {server_id}`",
+        name=info.adapter_id,
+    )
+
+
+class _Sessions(Protocol):
+    def get(self, name: str) -> NodeSession | None: ...
+
+
+#: Takes statuses a node returned (NodeSync.record): the registry's state, watchers, database.
+Recorder = Callable[[str, list[common_pb2.ServerStatus]], Awaitable[None]]
+
+
+async def _ignore(node: str, statuses: list[common_pb2.ServerStatus]) -> None:
+    return None
+
+
+class _NoSessions:
+    def get(self, name: str) -> NodeSession | None:
+        return None
+
+
 class LocatorServicer(locator_pb2_grpc.LocatorServicer):
-    """Answers FindRegistry with the internal endpoints as bound (real ports)."""
+    """Answers FindRegistry with the internal endpoints as bound (real ports), and the lookups,
+    starting on-demand servers through their node's session (`sessions`) and recording the
+    status the node returns (`record`)."""
 
     def __init__(
         self,
@@ -119,11 +205,29 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         internal_endpoints: str,
         state: RegistryState | None = None,
         dynamic_registration: bool = False,
+        sessions: _Sessions | None = None,
+        record: Recorder = _ignore,
+        rng: random.Random | None = None,
     ) -> None:
         self.instance_name = instance_name
         self.internal_endpoints = internal_endpoints
         self.state = state if state is not None else RegistryState()
         self.dynamic_registration = dynamic_registration
+        self.sessions: _Sessions = sessions if sessions is not None else _NoSessions()
+        self.record = record
+        self.rng = rng if rng is not None else random.Random()
+        self.rotation = replicas.RoundRobin()
+        #: The start in flight for each server: every lookup that needs it awaits this one.
+        self._starting: dict[str, asyncio.Task[None]] = {}
+
+    async def aclose(self) -> None:
+        """Cancel the on-demand starts still waiting on their node."""
+        tasks = list(self._starting.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ RPCs
 
     async def FindRegistry(
         self,
@@ -142,19 +246,180 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         request: locator_pb2.FindAdapterByIdRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> locator_pb2.FindAdapterByIdReply:
-        info = find_adapter(
-            self.state, request.adapter_id, dynamic_registration=self.dynamic_registration
-        )
-        return locator_pb2.FindAdapterByIdReply(endpoints=_registered(info))
+        chosen = await self.resolve(request.adapter_id)
+        return locator_pb2.FindAdapterByIdReply(endpoints=chosen[0].endpoints, replicas=chosen)
 
     async def FindObjectById(
         self,
         request: locator_pb2.FindObjectByIdRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> locator_pb2.FindObjectByIdReply:
-        object_type, info = find_object(
-            self.state, request.identity, dynamic_registration=self.dynamic_registration
-        )
+        object_type, holder = find_object(self.state, request.identity)
+        chosen = await self.resolve(holder)
         return locator_pb2.FindObjectByIdReply(
-            endpoints=_registered(info), adapter_id=info.adapter_id, type=object_type
+            endpoints=chosen[0].endpoints, adapter_id=holder, type=object_type, replicas=chosen
         )
+
+    # ------------------------------------------------------------------ resolution
+
+    async def resolve(self, adapter_id: str) -> list[locator_pb2.ReplicaEndpoints]:
+        """The endpoints to try for an adapter or replica group id, best first (never empty)."""
+        dynamic = self.dynamic_registration
+        try:
+            info = find_adapter(self.state, adapter_id, dynamic_registration=dynamic)
+        except AdapterNotFoundError:
+            group = find_replica_group(self.state, adapter_id)
+            if group is None:
+                raise
+            return await self._resolve_group(group)
+        if not info.endpoints:
+            await self._activate(info)
+            info = find_adapter(self.state, adapter_id, dynamic_registration=dynamic)
+            if not info.endpoints:
+                raise AdapterNotFoundError(
+                    f"adapter `{adapter_id}' is not registered: server `{info.server_id}'"
+                    " started but did not register it",
+                    f"see its output: `shoal admin ice server stderr {info.server_id}`",
+                    name=adapter_id,
+                )
+        return [locator_pb2.ReplicaEndpoints(adapter_id=adapter_id, endpoints=info.endpoints)]
+
+    async def _resolve_group(self, group: ReplicaGroup) -> list[locator_pb2.ReplicaEndpoints]:
+        members = self._members(group)
+        if not members:
+            raise AdapterNotFoundError(
+                f"replica group `{group.id}' has no member adapters",
+                f'add adapters with replica-group="{group.id}" to the descriptor',
+                name=group.id,
+            )
+        ordered = replicas.order(group, members, rng=self.rng, rotation=self.rotation)
+        live = [m for m in ordered if m.live]
+        if not live:
+            await self._activate_members(group, ordered)
+            fresh = {m.adapter_id: m for m in self._members(group)}
+            live = [fresh[m.adapter_id] for m in ordered if fresh.get(m.adapter_id, m).live]
+        return [
+            locator_pb2.ReplicaEndpoints(adapter_id=m.adapter_id, endpoints=m.endpoints)
+            for m in replicas.limit(group, live)
+        ]
+
+    async def _activate_members(self, group: ReplicaGroup, ordered: list[replicas.Member]) -> None:
+        """No member is live: start the on-demand ones (the first n-replicas in policy order;
+        0: all), together. When none starts, the error says why for each member."""
+        infos = {i.adapter_id: i for i in self._infos()}
+        refusals = {
+            m.adapter_id: not_registered(infos[m.adapter_id], self.state.servers.get(m.server_id))
+            for m in ordered
+        }
+        startable = [m for m in ordered if refusals[m.adapter_id] is None]
+        if group.n_replicas:
+            startable = startable[: group.n_replicas]
+        results = await asyncio.gather(
+            *(self._activate(infos[m.adapter_id]) for m in startable), return_exceptions=True
+        )
+        if startable and any(not isinstance(r, BaseException) for r in results):
+            return
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if not isinstance(error, ShoalError):
+                raise error
+        if errors:  # a timeout or an unreachable node says more than "not registered"
+            raise errors[0]
+        reasons = "; ".join(str(e) for e in refusals.values() if e is not None)
+        raise AdapterNotFoundError(
+            f"replica group `{group.id}' has no registered member: {reasons}",
+            "`shoal admin ice adapter list` shows its members and their servers",
+            name=group.id,
+        )
+
+    def _infos(self) -> list[admin_pb2.AdapterInfo]:
+        return adapter_infos(self.state, dynamic_registration=self.dynamic_registration)
+
+    def _members(self, group: ReplicaGroup) -> list[replicas.Member]:
+        priorities = {
+            adapter.id: replicas.priority_of(adapter.priority)
+            for entry in self.state.servers.values()
+            for adapter in _adapters(entry)
+        }
+        members = []
+        for info in self._infos():
+            if info.replica_group != group.id:
+                continue
+            members.append(
+                replicas.Member(
+                    adapter_id=info.adapter_id,
+                    server_id=info.server_id,
+                    node=info.node,
+                    endpoints=info.endpoints,
+                    priority=priorities.get(info.adapter_id, 0),
+                    load=self._node_load(info.node, info.server_id, group.load_sample),
+                )
+            )
+        return members
+
+    def _node_load(self, node: str, server_id: str, load_sample: int) -> float:
+        session = self.sessions.get(node)
+        if session is None:
+            return replicas.UNREACHABLE_LOAD
+        load_factor = None
+        entry = self.state.servers.get(server_id)
+        deployed = self.state.applications.get(entry.description.application) if entry else None
+        if deployed is not None and node in deployed.expanded.nodes:
+            load_factor = deployed.expanded.nodes[node].load_factor
+        return replicas.node_load(
+            session.load, load_sample=load_sample, load_factor=load_factor, cpus=session.info.cpus
+        )
+
+    # ------------------------------------------------------------------ on-demand activation
+
+    async def _activate(self, info: admin_pb2.AdapterInfo) -> None:
+        """Start the server of an unregistered adapter if it is on-demand; else raise why not.
+        Concurrent lookups of the same server share one start."""
+        entry = self.state.servers.get(info.server_id)
+        refusal = not_registered(info, entry)
+        if refusal is not None:
+            raise refusal
+        assert entry is not None
+        server_id = entry.description.id
+        task = self._starting.get(server_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._start(entry), name=f"on-demand start of server {server_id}"
+            )
+            self._starting[server_id] = task
+            task.add_done_callback(lambda done: self._started(server_id, done))
+        # Shielded: one caller giving up (its deadline) does not cancel the others' start.
+        await asyncio.shield(task)
+
+    def _started(self, server_id: str, task: asyncio.Task[None]) -> None:
+        if self._starting.get(server_id) is task:
+            del self._starting[server_id]
+        if not task.cancelled():
+            task.exception()  # retrieved: the waiters, if any are left, raise it
+
+    async def _start(self, entry: ServerEntry) -> None:
+        description = entry.description
+        server_id, node = description.id, description.node
+        session = self.sessions.get(node)
+        if session is None:
+            raise NodeUnreachableError(
+                f"node {node} is down: cannot start on-demand server `{server_id}'",
+                f"start it (`shoal node {node} start` on its host), then try again",
+                node=node,
+            )
+        timeout = description.activation_timeout or ACTIVATION_WAIT
+        try:
+            status = await session.link.start_server(server_id, timeout + _MARGIN)
+        except TimedOutError as error:
+            raise TimedOutError(
+                f"on-demand server `{server_id}' did not become active within its activation"
+                f" timeout ({timeout} s)",
+                f"look at its output: `shoal admin ice server stderr {server_id}`",
+            ) from error
+        await self.record(node, [status])
+
+
+def _adapters(entry: ServerEntry) -> Iterable[Adapter]:
+    description = entry.description
+    services = description.services or ()
+    return (*description.adapters, *(a for s in services for a in s.adapters))

@@ -71,6 +71,7 @@ class Registry:
         self.database: RegistryDatabase | None = None
         self.sessions: SessionTable | None = None
         self.sync: NodeSync | None = None
+        self.locator: LocatorServicer | None = None
         self._servers: list[grpc.aio.Server] = []
 
     async def start(self) -> None:
@@ -147,14 +148,16 @@ class Registry:
             recovery_problems=problems,
         )
         admin_pb2_grpc.add_AdminServicer_to_server(admin, client)  # type: ignore[no-untyped-call]
+        self.locator = LocatorServicer(
+            instance_name=settings.instance_name,
+            internal_endpoints=self.internal_endpoints,
+            state=self.state,
+            dynamic_registration=settings.dynamic_registration,
+            sessions=sessions,
+            record=sync.record,
+        )
         locator_pb2_grpc.add_LocatorServicer_to_server(  # type: ignore[no-untyped-call]
-            LocatorServicer(
-                instance_name=settings.instance_name,
-                internal_endpoints=self.internal_endpoints,
-                state=self.state,
-                dynamic_registration=settings.dynamic_registration,
-            ),
-            client,
+            self.locator, client
         )
         # Sessions first: a node told the internal endpoints by the locator can register.
         await internal.start()
@@ -172,6 +175,9 @@ class Registry:
         self.hub.close()  # ends WatchServers streams, which would hold the grace period
         servers, self._servers = self._servers, []
         await asyncio.gather(*(server.stop(STOP_GRACE) for server in servers))
+        if self.locator is not None:
+            await self.locator.aclose()  # on-demand starts still waiting on a node
+            self.locator = None
         if self.sync is not None:
             await self.sync.aclose()
             self.sync = None

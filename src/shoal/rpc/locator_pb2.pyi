@@ -1,6 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -27,10 +29,20 @@ class FindAdapterByIdRequest(_message.Message):
     def __init__(self, adapter_id: _Optional[str] = ...) -> None: ...
 
 class FindAdapterByIdReply(_message.Message):
-    __slots__ = ("endpoints",)
+    __slots__ = ("endpoints", "replicas")
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     endpoints: str
-    def __init__(self, endpoints: _Optional[str] = ...) -> None: ...
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaEndpoints]
+    def __init__(self, endpoints: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaEndpoints, _Mapping]]] = ...) -> None: ...
+
+class ReplicaEndpoints(_message.Message):
+    __slots__ = ("adapter_id", "endpoints")
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    endpoints: str
+    def __init__(self, adapter_id: _Optional[str] = ..., endpoints: _Optional[str] = ...) -> None: ...
 
 class FindObjectByIdRequest(_message.Message):
     __slots__ = ("identity",)
@@ -39,11 +51,13 @@ class FindObjectByIdRequest(_message.Message):
     def __init__(self, identity: _Optional[str] = ...) -> None: ...
 
 class FindObjectByIdReply(_message.Message):
-    __slots__ = ("endpoints", "adapter_id", "type")
+    __slots__ = ("endpoints", "adapter_id", "type", "replicas")
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     endpoints: str
     adapter_id: str
     type: str
-    def __init__(self, endpoints: _Optional[str] = ..., adapter_id: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaEndpoints]
+    def __init__(self, endpoints: _Optional[str] = ..., adapter_id: _Optional[str] = ..., type: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaEndpoints, _Mapping]]] = ...) -> None: ...

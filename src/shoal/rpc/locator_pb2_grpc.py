@@ -62,8 +62,12 @@ class LocatorServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindAdapterById(self, request, context):
-        """The endpoints of a registered adapter. Errors: NOT_FOUND_ADAPTER (not deployed, or its
-        server has not registered it: it is not Active).
+        """The endpoints of a registered adapter, or of the members of a replica group chosen by its
+        load-balancing policy. The server of an `on-demand` adapter that is not running is started
+        first (concurrent lookups share that start), within its activation timeout. Errors:
+        NOT_FOUND_ADAPTER (not deployed; or its server is not Active and is disabled or manual:
+        the message says which), TIMED_OUT (the on-demand start ran past the server's activation
+        timeout), NODE_UNREACHABLE (the on-demand server's node is down).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,7 +76,7 @@ class LocatorServicer:
     def FindObjectById(self, request, context):
         """The endpoints of the adapter that holds a well-known object (`<object identity=...>` in a
         deployed adapter). Errors: NOT_FOUND_OBJECT (no such object), NOT_FOUND_ADAPTER (its
-        adapter is not registered).
+        adapter is not registered), and FindAdapterById's for its adapter or replica group.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
