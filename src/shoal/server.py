@@ -15,17 +15,24 @@ lets clients find it through the locator. On SIGTERM it withdraws the adapters, 
 flight finish for `stop_grace` seconds and returns; the program then exits 0.
 Outside the grid, `Server(properties={"Hello.Endpoints": "tcp -h 127.0.0.1 -p 0"})` serves the
 same way and registers nothing.
+
+A no-restart deploy (`shoal admin deploy --no-restart`) that changes only properties rewrites the
+config file and sends SIGHUP to a server that registered adapters; `run` then reads the file
+again (`from_environment` servers), replaces `server.properties` and calls the callbacks given
+to `server.on_properties_changed` with the new Properties. The process keeps running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc.aio
@@ -47,6 +54,9 @@ NODE_ENDPOINTS = "shoal.node.Endpoints"
 _CALL_TIMEOUT = 10.0
 _WILDCARD = frozenset({ANY_HOST, "0.0.0.0", "::"})
 
+#: Called with the new properties after a no-restart deploy changed them (sync or async).
+PropertiesCallback = Callable[[Properties], Awaitable[None] | None]
+
 
 class Server:
     """One server process: its properties, its adapters (grpc.aio servers), its node."""
@@ -63,6 +73,10 @@ class Server:
         self._adapters: dict[str, tuple[grpc.aio.Server, tuple[Endpoint, ...]]] = {}
         self._stop = asyncio.Event()
         self._running = False
+        # How to read the properties again on SIGHUP (from_environment sets it).
+        self._reload: Callable[[], Properties] | None = None
+        self._callbacks: list[PropertiesCallback] = []
+        self._reloads: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_environment(
@@ -74,11 +88,23 @@ class Server:
     ) -> Server:
         """The properties the node wrote (`SHOAL_CONFIG`), overridden by `--Key=Value` args
         (default: sys.argv[1:])."""
-        arguments = sys.argv[1:] if args is None else args
-        properties, _ = parse_command_line(
-            arguments, environ=environ, config_variable="SHOAL_CONFIG"
-        )
-        return cls(properties, stop_grace=stop_grace)
+        arguments = list(sys.argv[1:] if args is None else args)
+        cwd = Path.cwd()
+
+        def read() -> Properties:
+            properties, _ = parse_command_line(
+                arguments, cwd=cwd, environ=environ, config_variable="SHOAL_CONFIG"
+            )
+            return properties
+
+        server = cls(read(), stop_grace=stop_grace)
+        server._reload = read
+        return server
+
+    def on_properties_changed(self, callback: PropertiesCallback) -> None:
+        """Call `callback(new_properties)` when a no-restart deploy changed them (SIGHUP while
+        `run` serves); `server.properties` is already the new set then."""
+        self._callbacks.append(callback)
 
     @property
     def server_id(self) -> str:
@@ -128,9 +154,12 @@ class Server:
         self._running = True
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             try:
-                loop.add_signal_handler(signum, self._on_signal, signum)
+                if signum is signal.SIGHUP:
+                    loop.add_signal_handler(signum, self._on_hangup)
+                else:
+                    loop.add_signal_handler(signum, self._on_signal, signum)
                 handled.append(signum)
             except (RuntimeError, ValueError):  # not the main thread: stop() only
                 pass
@@ -154,6 +183,34 @@ class Server:
     def _on_signal(self, signum: signal.Signals) -> None:
         _log.info("server %s: %s received, stopping", self.server_id or os.getpid(), signum.name)
         self.stop()
+
+    def _on_hangup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload_properties())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload_properties(self) -> None:
+        """Read the properties again (what SIGHUP does) and tell the callbacks if they changed.
+        A file that cannot be read leaves the old properties in place."""
+        if self._reload is None:
+            _log.info("server %s: SIGHUP ignored (no config to read again)", self.server_id)
+            return
+        try:
+            properties = await asyncio.to_thread(self._reload)
+        except (ShoalError, OSError) as error:
+            _log.warning("server %s: cannot read the properties again: %s", self.server_id, error)
+            return
+        if properties.as_dict() == self.properties.as_dict():
+            return
+        self.properties = properties
+        _log.info("server %s: properties updated", self.server_id or os.getpid())
+        for callback in list(self._callbacks):
+            try:
+                outcome = callback(properties)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:  # one broken callback must not stop the server or the others
+                _log.exception("server %s: a properties callback failed", self.server_id)
 
     # ------------------------------------------------------------------ the node
 

@@ -58,12 +58,15 @@ def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
     """One summary line, then one line per server that changed (unchanged ones counted)."""
     out = StyledLines(wants_colour(sys.stdout))
     verb = "created" if reply.created else "updated"
-    # A changed server that was not running is reloaded, not restarted: say so in both places.
-    running = sum(1 for changed in reply.restarted if changed.running)
-    reloaded = len(reply.restarted) - running
+    # A changed server that was not running is reloaded, not restarted; one that took new
+    # properties without a restart (--no-restart) is updated: say so in both places.
+    live = sum(1 for changed in reply.restarted if changed.live)
+    running = sum(1 for changed in reply.restarted if changed.running) - live
+    reloaded = len(reply.restarted) - running - live
     out.add(
         f"application {reply.application} {verb} (revision {reply.revision}): "
         f"{len(reply.added)} added, {len(reply.removed)} removed, {running} restarted, "
+        + (f"{live} updated without a restart, " if live else "")
         + (f"{reloaded} reloaded, " if reloaded else "")
         + f"{len(reply.unchanged)} unchanged"
     )
@@ -73,7 +76,7 @@ def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
         out.add(f"  {out.styled('removed', RED)}    {server_id}")
     for changed in reply.restarted:
         fields = ", ".join(changed.changed_fields) or "description"
-        verb = "restarted" if changed.running else "reloaded "
+        verb = "updated  " if changed.live else "restarted" if changed.running else "reloaded "
         out.add(f"  {out.styled(verb, YELLOW)}  {changed.server_id} ({fields})")
     for server_id in reply.unchanged:
         out.add(f"  unchanged  {server_id}")
@@ -81,9 +84,16 @@ def print_deploy_reply(reply: admin_pb2.DeployReply) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "-n",
+    "--no-restart",
+    is_flag=True,
+    help="Push property changes to running servers without restarting them; refuse any other"
+    " change to a running server (nothing is deployed then).",
+)
 @click.argument("words", nargs=-1)
 @click.pass_obj
-def deploy(context: CliContext, words: tuple[str, ...]) -> None:
+def deploy(context: CliContext, no_restart: bool, words: tuple[str, ...]) -> None:
     """Deploy a descriptor to the running grid: only servers whose description changed restart.
 
     \b
@@ -92,6 +102,7 @@ def deploy(context: CliContext, words: tuple[str, ...]) -> None:
     """
     grid = Grid.load(context)
     request, _ = build_request(split_words(words, lambda: grid.site.default_descriptor), grid.site)
+    request.no_restart = no_restart
     with grid.client() as client:
         reply = client.run(client.api.deploy(request))
     print_deploy_reply(reply)

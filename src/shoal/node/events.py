@@ -129,9 +129,11 @@ class Requester(StrEnum):
 
 @dataclass(frozen=True)
 class Load:
-    """The server's (new) expanded description."""
+    """The server's (new) expanded description. `live` (a no-restart deploy): if only its
+    properties changed and a process runs, keep the process; the shell pushes them to it."""
 
     description: ServerDescription
+    live: bool = False
 
 
 @dataclass(frozen=True)

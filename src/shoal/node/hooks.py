@@ -82,6 +82,10 @@ class ServerHook:
     def destroyed(self, server_id: str) -> None:
         """The server is gone for good (removed from the descriptor, or the node exits)."""
 
+    async def reconfigure(self, launch: Launch) -> None:
+        """A no-restart deploy changed the properties of the running process (`launch` is the
+        new description's; nothing is spawned and its env and fds are not used)."""
+
 
 class Readiness:
     """When is a running server Active? One place, replaced when adapters register."""
@@ -134,6 +138,10 @@ class ConfigWriter(ServerHook):
         await asyncio.to_thread(_write_config, launch.config_path, launch.data_dir, text)
         launch.env["SHOAL_CONFIG"] = str(launch.config_path)
 
+    async def reconfigure(self, launch: Launch) -> None:
+        # Atomic (a rename), so the live process re-reading it sees the old file or the new.
+        await self.prestart(launch)
+
 
 def _write_config(path: Path, data_dir: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +155,8 @@ def config_text(server: ServerDescription, generated: Mapping[str, str], node_na
     """The server's config file in Ice syntax; `shoal.config.properties.load_file` reads back
     the same pairs (later lines win, as the server's ordered properties mean)."""
     lines = [
-        f"# Server {server.id} on node {node_name}: written by the node at each start; edits are"
-        " lost. Change the descriptor instead.",
+        f"# Server {server.id} on node {node_name}: written by the node at each start (and by a"
+        " no-restart deploy); edits are lost. Change the descriptor instead.",
     ]
     pairs = [
         ("Ice.ProgramName", server.id),

@@ -36,6 +36,7 @@ no longer armed are stale and ignored: they race with the events that made them 
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from collections import deque
 from collections.abc import Mapping
@@ -114,6 +115,7 @@ __all__ = [
     "SupervisionConfig",
     "TimerFired",
     "TimerKind",
+    "properties_only",
     "public_state",
 ]
 
@@ -160,6 +162,11 @@ del S, C
 _RUNNING = frozenset(
     {State.WAIT_FOR_ACTIVATION, State.ACTIVATION_TIMED_OUT, State.ACTIVE}
 )  # a process that nobody asked to stop
+
+
+def properties_only(old: ServerDescription | None, new: ServerDescription) -> bool:
+    """`new` differs from `old` in its properties alone: a running process can take it."""
+    return old is not None and dataclasses.replace(old, properties=new.properties) == new
 
 
 # --------------------------------------------------------------------------- the machine
@@ -248,8 +255,8 @@ class ServerMachine:
         self._actions = []
         self._now = now
         match event:
-            case Load(description):
-                self._on_load(description)
+            case Load(description, live):
+                self._on_load(description, live=live)
             case Start(requested_by):
                 self._on_start(requested_by)
             case Stop(keep_down):
@@ -275,7 +282,7 @@ class ServerMachine:
 
     # ----------------------------------------------------------------- requests
 
-    def _on_load(self, description: ServerDescription) -> None:
+    def _on_load(self, description: ServerDescription, *, live: bool = False) -> None:
         if description.id != self.server_id:
             raise ValueError(f"description of {description.id} loaded into {self.server_id}")
         if self._state is State.DESTROYED:
@@ -283,6 +290,12 @@ class ServerMachine:
         if description == self._description:
             return
         first = self._description is None
+        if live and self._state in _RUNNING and properties_only(self._description, description):
+            # IceGrid's noRestartUpdate: the process keeps running; the shell rewrites its
+            # config and tells it. Its next start uses the new description anyway.
+            self._description = description
+            self._note("properties updated without a restart")
+            return
         self._description = description
         self._tracker.reset()
         if self._disabled is not None and self._disabled.by is DisabledBy.FAILURE:

@@ -49,6 +49,7 @@ _OUTCOME = {
     LoadResult.ADDED: internal_pb2.LoadOutcome.ADDED,
     LoadResult.UPDATED: internal_pb2.LoadOutcome.UPDATED,
     LoadResult.RESTARTED: internal_pb2.LoadOutcome.RESTARTED,
+    LoadResult.LIVE: internal_pb2.LoadOutcome.UPDATED,
 }
 # Output is sent in pieces well under any sane Ice.MessageSizeMax (a tail may be a whole file).
 _OUTPUT_PIECE = 256 * 1024
@@ -151,9 +152,14 @@ class NodeService(_NodeServicer):
         listed: set[str] = set()
         disabled = set(request.disabled_server_ids)
         self.dynamic_registration = request.dynamic_registration
+        live: list[Supervisor] = []  # no_restart: properties to push to running processes
         for message in request.servers:
             listed.add(message.id)
-            reply.outcomes.append(self._load_one(message, request.revision, disabled))
+            reply.outcomes.append(
+                self._load_one(message, request.revision, disabled, request.no_restart, live)
+            )
+        # Done before replying: when the deploy returns, the config files are the new ones.
+        await asyncio.gather(*(s.reconfigure() for s in live))
         if request.complete:
             others = [sid for sid in self._servers if sid not in listed]
             reply.destroyed.extend(await self.destroy(others))
@@ -161,7 +167,12 @@ class NodeService(_NodeServicer):
         return reply
 
     def _load_one(
-        self, message: Any, revision: int, disabled: set[str]
+        self,
+        message: Any,
+        revision: int,
+        disabled: set[str],
+        no_restart: bool = False,
+        live: list[Supervisor] | None = None,
     ) -> internal_pb2.LoadOutcome:
         server_id = message.id
         created = server_id not in self._servers
@@ -182,7 +193,7 @@ class NodeService(_NodeServicer):
                 supervisor.disable()
             elif server_id not in disabled and by_user:
                 supervisor.enable()
-            result = supervisor.load(description, revision)
+            result = supervisor.load(description, revision, live=no_restart)
         except (ShoalError, ValueError, KeyError) as exc:
             error = exc if isinstance(exc, ShoalError) else InvalidArgumentError(str(exc))
             _log.warning("server %s: cannot load: %s", server_id, error.message)
@@ -199,6 +210,8 @@ class NodeService(_NodeServicer):
             )
         if created:
             self._servers[server_id] = supervisor
+        if result is LoadResult.LIVE and live is not None:
+            live.append(supervisor)
         if result is not LoadResult.UNCHANGED:
             _log.info("server %s: %s (revision %d)", server_id, result.value, revision)
         return internal_pb2.LoadOutcome(

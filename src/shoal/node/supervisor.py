@@ -47,6 +47,10 @@ _log = logging.getLogger(__name__)
 _RUNNING_PUBLIC = frozenset(
     {lc.PublicState.ACTIVATING, lc.PublicState.ACTIVE, lc.PublicState.ACTIVATION_TIMED_OUT}
 )
+# A process nobody asked to stop: a no-restart deploy keeps it (lifecycle's _RUNNING).
+_LIVE_STATES = frozenset(
+    {lc.State.WAIT_FOR_ACTIVATION, lc.State.ACTIVATION_TIMED_OUT, lc.State.ACTIVE}
+)
 _DISABLED_BY = {
     None: common_pb2.ServerStatus.NONE,
     lc.DisabledBy.USER: common_pb2.ServerStatus.USER,
@@ -75,6 +79,7 @@ class LoadResult(Enum):
     ADDED = "added"
     UPDATED = "updated"
     RESTARTED = "restarted"
+    LIVE = "updated without a restart"  # a no-restart deploy: call `reconfigure` next
 
 
 class Supervisor:
@@ -188,24 +193,66 @@ class Supervisor:
 
     # ----------------------------------------------------------------- requests
 
-    def load(self, description: ServerDescription, revision: int = 0) -> LoadResult:
-        """Give the server its (new) description; a ShoalError if node variables fail."""
+    def load(
+        self, description: ServerDescription, revision: int = 0, *, live: bool = False
+    ) -> LoadResult:
+        """Give the server its (new) description; a ShoalError if node variables fail.
+        `live` (a no-restart deploy): a running process whose properties alone changed keeps
+        running (LoadResult.LIVE); then `reconfigure` rewrites its config and tells it."""
         if description == self._raw:
             self.revision = revision or self.revision
             return LoadResult.UNCHANGED
         resolved = resolve_node_variables(description, self.settings.node_values)
         was_running = self._machine.public_state() in _RUNNING_PUBLIC
         first = self._raw is None
-        self._feed(lc.Load(resolved))
+        # The machine keeps exactly such a process (lc.ServerMachine._on_load).
+        kept = (
+            live
+            and self._machine.state in _LIVE_STATES
+            and lc.properties_only(self._machine.description, resolved)
+        )
+        self._feed(lc.Load(resolved, live=live))
         self._raw, self.revision = description, revision
         if first:
             return LoadResult.ADDED
+        if kept:
+            return LoadResult.LIVE
         restarting = self.running or lc.Pending.START in self._machine.pending
         if was_running and restarting:
             return LoadResult.RESTARTED
         if resolved.activation is Activation.ALWAYS and self.running:
             return LoadResult.RESTARTED
         return LoadResult.UPDATED
+
+    async def reconfigure(self) -> None:
+        """After a LIVE load: the hooks rewrite the running server's config (ConfigWriter),
+        then a process that registered adapters through shoal.server gets SIGHUP and re-reads
+        it. Any other process is not signalled (SIGHUP's default action would end it): it finds
+        the new file when it looks, or at its next start."""
+        server, process = self._machine.description, self._process
+        if server is None or process is None:
+            return
+        data = self.settings.node_data
+        launch = Launch(
+            server,
+            config_path=server_config_path(data, server.id),
+            data_dir=server_data_dir(data, server.id),
+        )
+        try:
+            for hook in self._hooks:
+                await hook.reconfigure(launch)
+        except (ShoalError, OSError) as exc:  # the process runs on with its old properties
+            _log.warning("server %s: cannot rewrite its config: %s", self.server_id, exc)
+            return
+        if not self._adapters(self.server_id, process.pid):
+            _log.info("server %s: config rewritten; not told (no shoal.server)", self.server_id)
+            return
+        try:
+            self._activator.signal(process, signals.SIGHUP)
+        except (NotRunning, OSError) as exc:  # it ended meanwhile: its next start reads it
+            _log.info("server %s: config rewritten; not told: %s", self.server_id, exc)
+            return
+        _log.info("server %s: config rewritten, SIGHUP sent (pid %d)", self.server_id, process.pid)
 
     async def start(self) -> common_pb2.ServerStatus:
         """Start the server and wait until it is Active; errors say why it is not."""

@@ -41,6 +41,8 @@ __all__ = ["DeployPlan", "Deployer", "build_application", "server_line"]
 
 log = logging.getLogger("shoal.registry")
 _PARAMETER = re.compile(r"\$\{([^}]*)\}")
+#: What a no-restart deploy may change on a running server (IceGrid: properties only).
+_LIVE_FIELDS = ("properties",)
 
 
 def server_line(written: ApplicationDescriptor, server: ServerDescription) -> int:
@@ -210,14 +212,14 @@ class Deployer:
             self._check_mode(plan, request.mode)
             if request.no_restart:
                 self._check_no_restart(plan)
-            reply = self.reply_for(plan)
+            reply = self.reply_for(plan, no_restart=request.no_restart)
             if plan.is_noop:
                 assert plan.previous is not None
                 reply.revision = plan.previous.stored.revision
                 return reply
             deployed = await self._store(plan, deployed_by)
             reply.revision = deployed.stored.revision
-            results = await self._apply(plan, deployed)
+            results = await self._apply(plan, deployed, no_restart=request.no_restart)
         reply.pending_nodes.extend(sorted(r.node for r in results if not r.delivered))
         reply.warnings.extend(w for r in results for w in r.warnings)
         log.info(
@@ -246,53 +248,62 @@ class Deployer:
             )
 
     def _check_no_restart(self, plan: DeployPlan) -> None:
-        # Shoal cannot yet push properties into a live process: any change to a running
-        # server would restart it, so `-n` refuses them all.
-        problems = []
+        """IceGrid's `Database::checkUpdate`: every running server may only change its
+        properties, and none may be removed; all refusals in one error, nothing applied."""
+        reasons = []
         for server_id, fields in plan.diff.changed.items():
-            entry = self.state.servers.get(server_id)
-            if entry is not None and has_process(entry.status):
-                problems.append(
+            if self._is_running(server_id) and tuple(fields) != _LIVE_FIELDS:
+                reasons.append(
+                    f"server `{server_id}' would need to be stopped (changed:"
+                    f" {', '.join(f for f in fields if f not in _LIVE_FIELDS)})"
+                )
+        reasons.extend(
+            f"server `{server_id}' is running"
+            for server_id in plan.diff.removed
+            if self._is_running(server_id)
+        )
+        if reasons:
+            raise DescriptorError(
+                [
                     Problem(
                         plan.source or "<deploy>",
                         0,
-                        f"server `{server_id}' is running: changing its {', '.join(fields)}"
-                        " needs a restart",
+                        f"check for application `{plan.name}' update failed: " + "; ".join(reasons),
                     )
-                )
-        for server_id in plan.diff.removed:
-            entry = self.state.servers.get(server_id)
-            if entry is not None and has_process(entry.status):
-                problems.append(
-                    Problem(plan.source or "<deploy>", 0, f"server `{server_id}' is running")
-                )
-        if problems:
-            raise DescriptorError(
-                problems, "stop those servers first, or deploy without --no-restart"
+                ],
+                "stop those servers first, or deploy without --no-restart; nothing was deployed",
             )
 
-    def reply_for(self, plan: DeployPlan) -> admin_pb2.DeployReply:
-        """What deploying `plan` does (revision, pending nodes and warnings left unset)."""
+    def _is_running(self, server_id: str) -> bool:
+        entry = self.state.servers.get(server_id)
+        return entry is not None and has_process(entry.status)
+
+    def reply_for(self, plan: DeployPlan, *, no_restart: bool = False) -> admin_pb2.DeployReply:
+        """What deploying `plan` does (revision, pending nodes and warnings left unset);
+        `no_restart`: running servers whose properties alone changed keep their process."""
         return admin_pb2.DeployReply(
             application=plan.name,
             added=list(plan.diff.added),
             removed=list(plan.diff.removed),
-            restarted=self._changed(plan),
+            restarted=self._changed(plan, no_restart=no_restart),
             unchanged=list(plan.diff.unchanged),
             created=plan.previous is None,
         )
 
-    def _changed(self, plan: DeployPlan) -> list[admin_pb2.ChangedServer]:
+    def _changed(
+        self, plan: DeployPlan, *, no_restart: bool = False
+    ) -> list[admin_pb2.ChangedServer]:
         new_servers = plan.expanded.servers()
         changed = []
         for server_id, fields in sorted(plan.diff.changed.items()):
-            entry = self.state.servers.get(server_id)
+            running = self._is_running(server_id)
             changed.append(
                 admin_pb2.ChangedServer(
                     server_id=server_id,
                     node=new_servers[server_id].node,
                     changed_fields=list(fields),
-                    running=entry is not None and has_process(entry.status),
+                    running=running,
+                    live=no_restart and running and tuple(fields) == _LIVE_FIELDS,
                 )
             )
         return changed
@@ -325,8 +336,11 @@ class Deployer:
         )
         return DeployedApplication(stored, plan.written, plan.expanded)
 
-    async def _apply(self, plan: DeployPlan, deployed: DeployedApplication) -> list[PushResult]:
-        """Install in memory, tell watchers, then push to every affected node in parallel."""
+    async def _apply(
+        self, plan: DeployPlan, deployed: DeployedApplication, *, no_restart: bool = False
+    ) -> list[PushResult]:
+        """Install in memory, tell watchers, then push to every affected node in parallel
+        (`no_restart`: the nodes keep running servers whose properties alone changed)."""
         old_nodes = {
             sid: e.description.node
             for sid, e in self.state.servers.items()
@@ -352,7 +366,11 @@ class Deployer:
         for entry in removed:
             destroy[entry.description.node].append(entry.description.id)
         nodes = sorted(load.keys() | destroy.keys())
-        return list(await asyncio.gather(*(self.sync.push(n, load[n], destroy[n]) for n in nodes)))
+        return list(
+            await asyncio.gather(
+                *(self.sync.push(n, load[n], destroy[n], no_restart=no_restart) for n in nodes)
+            )
+        )
 
     # ------------------------------------------------------------------ remove
 

@@ -248,7 +248,7 @@ class NodeSync:
     # ------------------------------------------------------------------ pushes to nodes
 
     def _load_request(
-        self, entries: list[ServerEntry], *, complete: bool
+        self, entries: list[ServerEntry], *, complete: bool, no_restart: bool = False
     ) -> internal_pb2.LoadServersRequest:
         # One revision per request: with several applications on a node, the newest; each
         # server's own revision is in the registry's status of it.
@@ -258,6 +258,7 @@ class NodeSync:
             complete=complete,
             disabled_server_ids=self.state.user_disabled(entries),
             dynamic_registration=self.dynamic_registration,
+            no_restart=no_restart,
         )
 
     async def push_all(self, session: NodeSession) -> PushResult:
@@ -282,9 +283,12 @@ class NodeSync:
         )
         return result
 
-    async def push(self, node: str, load: list[str], destroy: list[str]) -> PushResult:
+    async def push(
+        self, node: str, load: list[str], destroy: list[str], *, no_restart: bool = False
+    ) -> PushResult:
         """Load servers `load` (added or changed) and destroy `destroy` on `node`, if it has a
-        session; else it gets them when it registers."""
+        session; else it gets them when it registers. `no_restart`: running servers whose
+        properties alone changed keep their process (LoadServersRequest.no_restart)."""
         session = self.sessions.get(node)
         if session is None:
             return PushResult(node, delivered=False)
@@ -297,7 +301,7 @@ class NodeSync:
                 reply = None
                 reports_before = _reports(entries)
                 if entries:
-                    request = self._load_request(entries, complete=False)
+                    request = self._load_request(entries, complete=False, no_restart=no_restart)
                     reply = await session.link.load_servers(request, self.load_timeout)
         except ShoalError as error:
             await self._push_failed(session, error, result)

@@ -66,18 +66,20 @@ class UnregisterNodeReply(_message.Message):
     def __init__(self) -> None: ...
 
 class LoadServersRequest(_message.Message):
-    __slots__ = ("revision", "servers", "complete", "disabled_server_ids", "dynamic_registration")
+    __slots__ = ("revision", "servers", "complete", "disabled_server_ids", "dynamic_registration", "no_restart")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     DISABLED_SERVER_IDS_FIELD_NUMBER: _ClassVar[int]
     DYNAMIC_REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    NO_RESTART_FIELD_NUMBER: _ClassVar[int]
     revision: int
     servers: _containers.RepeatedCompositeFieldContainer[_descriptor_pb2.ServerDescription]
     complete: bool
     disabled_server_ids: _containers.RepeatedScalarFieldContainer[str]
     dynamic_registration: bool
-    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ..., disabled_server_ids: _Optional[_Iterable[str]] = ..., dynamic_registration: _Optional[bool] = ...) -> None: ...
+    no_restart: bool
+    def __init__(self, revision: _Optional[int] = ..., servers: _Optional[_Iterable[_Union[_descriptor_pb2.ServerDescription, _Mapping]]] = ..., complete: _Optional[bool] = ..., disabled_server_ids: _Optional[_Iterable[str]] = ..., dynamic_registration: _Optional[bool] = ..., no_restart: _Optional[bool] = ...) -> None: ...
 
 class LoadOutcome(_message.Message):
     __slots__ = ("server_id", "result", "error", "status")
