@@ -23,9 +23,32 @@ REPO = Path(__file__).resolve().parents[1]
 class Figure:
     key: str
     label: str
-    unit: str  # "ms" (stored in seconds), "MiB" or "%"
+    unit: str  # "ms" (stored in seconds), "MiB", "%" or "/s"
     shoal: str = SHOAL  # the column whose samples fill the Shoal cell
     peers: bool = True  # False: a Shoal-only figure (the floors)
+    #: Fixed text of the IceGrid and supervisord cells of a figure they are not measured for.
+    peer_text: tuple[str, str] | None = None
+
+
+#: The locator figures: IceGrid's locator is measured later; supervisord has none.
+_LOCATOR_PEERS = ("not measured", "n/a (no locator)")
+LOCATOR_CLIENTS = (1, 4)
+
+
+def locator_figures() -> list[Figure]:
+    found = []
+    for clients in LOCATOR_CLIENTS:
+        what = f"locator FindAdapterById, {clients} client{'s' if clients > 1 else ''}"
+        found += [
+            Figure(f"locator_rate_{clients}", f"{what}: lookups/s", "/s", peer_text=_LOCATOR_PEERS),
+            Figure(
+                f"locator_p50_{clients}", f"{what}: p50 latency", "ms", peer_text=_LOCATOR_PEERS
+            ),
+            Figure(
+                f"locator_p99_{clients}", f"{what}: p99 latency", "ms", peer_text=_LOCATOR_PEERS
+            ),
+        ]
+    return found
 
 
 def figures(n: int, idle_window: float) -> list[Figure]:
@@ -45,6 +68,7 @@ def figures(n: int, idle_window: float) -> list[Figure]:
         Figure("rss", f"daemon RSS with {n} (Shoal: master = registry + node)", "MiB"),
         Figure("rss_all", f"daemon + helper processes RSS with {n} (Shoal: + watchdog)", "MiB"),
         Figure("idle_cpu", f"idle daemon CPU over {idle_window:g} s with {n}, % of a core", "%"),
+        *locator_figures(),
     ]
 
 
@@ -106,6 +130,8 @@ def _number(value: float, unit: str) -> str:
     value = _scaled(value, unit)
     if unit == "%":
         return f"{value:.3f}"
+    if unit == "/s":
+        return f"{value:.0f}"
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
@@ -122,7 +148,7 @@ def cell(results: Results, figure: Figure, column: str) -> str:
 
 
 def _ratio_cell(results: Results, figure: Figure, peer: str) -> str:
-    if not figure.peers:
+    if not figure.peers or figure.peer_text is not None:
         return ""
     if peer in results.skipped:
         return "skipped"
@@ -135,6 +161,8 @@ def table_rows(results: Results) -> list[list[str]]:
     rows = [header]
     for figure in figures(results.n, results.idle_window):
         peer_cells = [cell(results, figure, p) if figure.peers else "" for p in PEERS]
+        if figure.peer_text is not None:
+            peer_cells = list(figure.peer_text)
         rows.append(
             [
                 figure.label,

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import report, scenarios
+import grpc
+
+from bench import locator, report, scenarios
 from bench.peers import Peer, PeerSkipped, server_ids
 from bench.peers.icegrid import IceGridPeer
 from bench.peers.shoal import ShoalPeer
@@ -41,12 +43,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="shoal,icegrid,supervisord",
         help="comma-separated subset of shoal,icegrid,supervisord",
     )
+    parser.add_argument(
+        "--lookups", type=float, help="seconds of each locator lookup loop (default 5)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.md/json go")
     args = parser.parse_args(argv)
     quick = args.quick
     args.servers = args.servers or (20 if quick else 50)
     args.repeats = args.repeats or (3 if quick else 5)
     args.idle = args.idle or (10.0 if quick else 30.0)
+    args.lookups = args.lookups or (2.0 if quick else 5.0)
     args.mode = "quick" if quick else "full"
     return args
 
@@ -135,6 +141,26 @@ def idle_window(peers: list[Peer], results: Results) -> None:
             peer.cleanup()
 
 
+def locator_run(results: Results, seconds: float) -> None:
+    """examples/hello on a fresh Shoal grid; FindAdapterById in closed loops, 1 then 4 clients."""
+    peer = ShoalPeer()
+    try:
+        address, adapter_id = peer.start_hello()
+        for clients in report.LOCATOR_CLIENTS:
+            log(f"locator: {clients} client(s), {seconds:g} s of FindAdapterById({adapter_id})")
+            found = locator.find_adapter_lookups(address, adapter_id, clients, seconds)
+            results.add(f"locator_rate_{clients}", report.SHOAL, found.per_second)
+            results.add(f"locator_p50_{clients}", report.SHOAL, found.p50)
+            results.add(f"locator_p99_{clients}", report.SHOAL, found.p99)
+    except (BenchError, RuntimeError, OSError, grpc.RpcError) as exc:
+        results.errors.append(f"locator: {exc}")
+        log(f"  locator: ERROR {exc}")
+    finally:
+        leftovers = peer.cleanup()
+        if leftovers:
+            results.errors.append(f"locator: killed {len(leftovers)} leftover pids")
+
+
 def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -144,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted)
     results = Results(n=args.servers, repeats=args.repeats, idle_window=args.idle, mode=args.mode)
+    results.notes.append(
+        f"Locator: examples/hello on a fresh Shoal grid; FindAdapterById of its greeter's"
+        f" adapter in closed loops of {args.lookups:g} s (after {locator.WARMUP_LOOKUPS} untimed"
+        " lookups per client), 1 client then 4 concurrent clients on one asyncio loop in the"
+        " benchmark process, one gRPC channel each; lookups/s over all clients, latency"
+        " percentiles of single lookups. IceGrid's locator: not measured yet."
+    )
     results.notes.append(
         f"Polling: every {POLL_INTERVAL * 1000:g} ms, bounded; the idle window runs the three "
         f"daemons at once after {SETTLE_SECONDS:g} s of settling; CPU from /proc/PID/stat."
@@ -159,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             for key, floor_argv in scenarios.FLOORS.items():
                 results.add(key, report.SHOAL, *scenarios.cli_round_trips(floor_argv, 1))
         idle_window([p for p in peers if p.column != report.SHOAL_GRACE0], results)
+        if any(p.column == report.SHOAL for p in peers):
+            locator_run(results, args.lookups)
     except KeyboardInterrupt:
         log("interrupted: stopping everything this benchmark started")
         return 130

@@ -79,6 +79,31 @@ class ShoalPeer(Peer):
         self._check_all_active()
         return seconds
 
+    def start_hello(self) -> tuple[str, str]:
+        """A fresh site running examples/hello (its SDK greeter, Active once registered), for
+        the locator scenario: (the registry's client address, the greeter's adapter id)."""
+        self._prepare(0)
+        hello = Path(__file__).resolve().parents[2] / "examples" / "hello"
+        self.n = 1
+        try:
+            run_cli(
+                [
+                    str(self.site / "bin" / "shoal"),
+                    "admin",
+                    "start",
+                    str(hello / "hello.xml"),
+                    f"HELLO_DIR={hello}",
+                ],
+                cwd=self.site,
+                timeout=120,
+            )
+        finally:
+            pid = self._read_master_pid()
+            if pid:
+                self.ledger.add_root(pid)
+        self.ledger.add(*self.server_pids())
+        return f"127.0.0.1:{REGISTRY_PORT}", "HelloServer.Hello"
+
     def _read_master_pid(self) -> int | None:
         pidfile = self.site / "var" / "master" / "master.pid"
         try:

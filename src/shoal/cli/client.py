@@ -269,6 +269,28 @@ class AdminApi:
         info: admin_pb2.AdapterInfo = reply.adapter
         return info
 
+    async def adapter_remove(self, adapter_id: str) -> None:
+        request = admin_pb2.AdapterRemoveRequest(adapter_id=adapter_id)
+        await self._call("AdapterRemove", request, QUICK_CALL_SECONDS)
+
+    # -- objects
+    async def object_add(self, proxy: str, object_type: str = "") -> admin_pb2.ObjectInfo:
+        request = admin_pb2.ObjectAddRequest(proxy=proxy, type=object_type)
+        reply = await self._call("ObjectAdd", request, QUICK_CALL_SECONDS)
+        info: admin_pb2.ObjectInfo = reply.object
+        return info
+
+    async def object_remove(self, identity: str) -> None:
+        request = admin_pb2.ObjectRemoveRequest(identity=identity)
+        await self._call("ObjectRemove", request, QUICK_CALL_SECONDS)
+
+    async def object_list(
+        self, expression: str = "", object_type: str = ""
+    ) -> list[admin_pb2.ObjectInfo]:
+        request = admin_pb2.ObjectListRequest(expression=expression, type=object_type)
+        reply = await self._call("ObjectList", request, QUICK_CALL_SECONDS)
+        return list(reply.objects)
+
     # -- registry and grid
     async def registry_list(self) -> list[admin_pb2.RegistryInfo]:
         request = admin_pb2.RegistryListRequest()

@@ -20,6 +20,7 @@ from shoal.cli.console_format import (
     diff_lines,
     load_line,
     node_describe_lines,
+    object_describe_lines,
     registry_describe_lines,
     server_describe_lines,
     server_state_line,
@@ -130,10 +131,19 @@ async def _application_diff(session: Session, args: list[str]) -> None:
         session.out.line(line)
 
 
-def _deployer(mode: admin_pb2.DeployRequest.Mode) -> Handler:
+_NO_RESTART = ("-n", "--no-restart")
+
+
+def _deployer(mode: admin_pb2.DeployRequest.Mode, *, live: bool = False) -> Handler:
+    """`application add|update`; with `live`, icegridadmin's -n/--no-restart is accepted."""
+
     async def run(session: Session, args: list[str]) -> None:
+        no_restart = live and any(arg in _NO_RESTART for arg in args)
+        if live:
+            args = [arg for arg in args if arg not in _NO_RESTART]
         request = _deploy_request(session, args)
         request.mode = mode
+        request.no_restart = no_restart
         for line in deploy_lines(await session.api.deploy(request)):
             session.out.line(line)
 
@@ -277,6 +287,34 @@ async def _adapter_endpoints(session: Session, args: list[str]) -> None:
     session.out.line(info.endpoints or INACTIVE_ADAPTER)
 
 
+async def _adapter_remove(session: Session, args: list[str]) -> None:
+    await session.api.adapter_remove(args[0])
+
+
+async def _object_add(session: Session, args: list[str]) -> None:
+    await session.api.object_add(args[0], args[1] if len(args) > 1 else "")
+
+
+async def _object_remove(session: Session, args: list[str]) -> None:
+    await session.api.object_remove(args[0])
+
+
+async def _object_find(session: Session, args: list[str]) -> None:
+    for info in await session.api.object_list(object_type=args[0]):
+        session.out.line(info.proxy)
+
+
+async def _object_describe(session: Session, args: list[str]) -> None:
+    objects = await session.api.object_list(args[0] if args else "")
+    for line in object_describe_lines(objects):
+        session.out.line(line)
+
+
+async def _object_list(session: Session, args: list[str]) -> None:
+    for info in await session.api.object_list(args[0] if args else ""):
+        session.out.line(info.identity)
+
+
 async def _registry_list(session: Session, args: list[str]) -> None:
     for info in await session.api.registry_list():
         session.out.line(info.name)
@@ -313,9 +351,10 @@ COMMANDS: tuple[Command, ...] = (
             "Show what deploying DESC would change.", _application_diff, 1, None),
     Command(("application", "add"), f"application add {_DESC}",
             "Deploy a new application.", _deployer(_ADD), 1, None),
-    Command(("application", "update"), f"application update {_DESC}",
-            "Update a deployed application (only changed servers restart).",
-            _deployer(_UPDATE), 1, None),
+    Command(("application", "update"), f"application update [-n|--no-restart] {_DESC}",
+            "Update a deployed application (only changed servers restart; -n: property "
+            "changes reach running servers without a restart).",
+            _deployer(_UPDATE, live=True), 1, None),
     Command(("application", "remove"), "application remove NAME",
             "Stop and remove an application's servers.", _application_remove, 1, 1),
     Command(("server", "list"), "server list", "List the servers.", _server_list),
@@ -353,6 +392,20 @@ COMMANDS: tuple[Command, ...] = (
             "List the adapters, their servers and endpoints.", _adapter_list),
     Command(("adapter", "endpoints"), "adapter endpoints ID",
             "Show an adapter's registered endpoints.", _adapter_endpoints, 1, 1),
+    Command(("adapter", "remove"), "adapter remove ID",
+            "Remove an adapter registered dynamically.", _adapter_remove, 1, 1),
+    Command(("object", "add"), "object add PROXY [TYPE]",
+            "Add a well-known object (`ID:ENDPOINTS' or `ID@ADAPTER').", _object_add, 1, 2),
+    Command(("object", "remove"), "object remove ID",
+            "Remove a well-known object added with `object add'.", _object_remove, 1, 1),
+    Command(("object", "find"), "object find TYPE",
+            "Show the proxies of the objects of a type.", _object_find, 1, 1),
+    Command(("object", "describe"), "object describe [EXPR]",
+            "Show objects' proxies and types (EXPR: an identity, or a prefix and `*').",
+            _object_describe, 0, 1),
+    Command(("object", "list"), "object list [EXPR]",
+            "List well-known objects (EXPR: an identity, or a prefix and `*').",
+            _object_list, 0, 1),
     Command(("registry", "list"), "registry list", "List the registries.", _registry_list),
     Command(("registry", "describe"), "registry describe NAME", "Show a registry.",
             _registry_describe, 1, 1),
@@ -362,7 +415,7 @@ COMMANDS: tuple[Command, ...] = (
             "Stop the registry (nodes keep their servers).", _registry_shutdown, 0, 1),
 )  # fmt: skip
 
-GROUPS = ("application", "server", "node", "adapter", "registry")
+GROUPS = ("application", "server", "node", "adapter", "object", "registry")
 
 
 def resolve(words: Sequence[str]) -> tuple[Command, list[str]]:

@@ -154,3 +154,11 @@ def adapter_list_lines(adapters: list[admin_pb2.AdapterInfo]) -> list[str]:
         f"{a.endpoints or INACTIVE_ADAPTER}"
         for a in adapters
     ]
+
+
+def object_describe_lines(objects: list[admin_pb2.ObjectInfo]) -> list[str]:
+    """`object describe EXPR`: icegridadmin's `proxy = `...'` and `type = `...'` per object."""
+    lines = []
+    for info in objects:
+        lines += [f"proxy = `{info.proxy}'", f"type = `{info.type}'"]
+    return lines

@@ -149,6 +149,17 @@ def _grid_report(grid: Grid, client: AdminClient, warnings: list[str]) -> None:
             f"  pid {server.pid or '-'}  up {uptime(server, now)}  restarts {server.restart_count}"
             f"  {'enabled' if server.enabled else 'DISABLED'}  last exit: {last}"
         )
+    _section("Adapters")
+    for adapter in reply.adapters:
+        owner = adapter.server_id or "(registered by a program, dynamic)"
+        click.echo(
+            f"{adapter.adapter_id:<24}  {owner:<16}  {adapter.endpoints or '<inactive>'}"
+            + (f"  replica group {adapter.replica_group}" if adapter.replica_group else "")
+        )
+    _section("Objects")
+    for found in reply.objects:
+        source = f"application {found.application}" if found.application else "added"
+        click.echo(f"{found.identity:<24}  {found.type or '-':<20}  {found.proxy}  ({source})")
     warnings.extend(reply.warnings)
 
 

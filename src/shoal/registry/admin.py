@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 import grpc.aio
 
 from shoal.errors import (
+    AlreadyExistsError,
     ApplicationNotFoundError,
     BadSignalError,
     InvalidArgumentError,
@@ -26,8 +27,9 @@ from shoal.errors import (
 )
 from shoal.registry.database import DisabledBy, RegistryDatabase, StoredNode
 from shoal.registry.deploy import Deployer, DeployPlan
-from shoal.registry.locator import adapter_infos, find_adapter
+from shoal.registry.locator import adapter_infos, find_adapter, object_infos
 from shoal.registry.nodes import NodeSession, SessionTable
+from shoal.registry.objects import matches, parse_added_proxy
 from shoal.registry.settings import REPLICA_NAME, RegistrySettings
 from shoal.registry.state import RegistryState, ServerEntry, has_process, timestamp
 from shoal.registry.sync import NodeSync, node_status
@@ -461,6 +463,66 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         info = find_adapter(self.state, request.adapter_id, dynamic_registration=dynamic)
         return admin_pb2.AdapterEndpointsReply(adapter=info)
 
+    async def AdapterRemove(
+        self, request: admin_pb2.AdapterRemoveRequest, context: _Context
+    ) -> admin_pb2.AdapterRemoveReply:
+        adapter_id = request.adapter_id
+        dynamic = self.state.dynamic
+        if adapter_id in dynamic.adapters:
+            dynamic.set_adapter(adapter_id, "", "")
+            return admin_pb2.AdapterRemoveReply()
+        info = find_adapter(self.state, adapter_id, dynamic_registration=True)
+        where = f" in application `{self.state.servers[info.server_id].description.application}'"
+        raise InvalidArgumentError(
+            f"adapter `{adapter_id}' is deployed (server `{info.server_id}'{where}):"
+            " only adapters registered dynamically can be removed",
+            "remove it from its descriptor and update the application",
+        )
+
+    # ------------------------------------------------------------------ objects
+
+    async def ObjectAdd(
+        self, request: admin_pb2.ObjectAddRequest, context: _Context
+    ) -> admin_pb2.ObjectAddReply:
+        proxy = parse_added_proxy(request.proxy)
+        identity = str(proxy.identity)
+        declared = [o for o in object_infos(self.state) if o.identity == identity]
+        if declared:
+            raise AlreadyExistsError(
+                f"object `{identity}' is already registered",
+                f"`object describe {identity}' shows it",
+                kind="object",
+                name=identity,
+            )
+        self.state.dynamic.add_object(proxy, request.type)
+        added = [o for o in object_infos(self.state) if o.identity == identity]
+        return admin_pb2.ObjectAddReply(object=added[0])
+
+    async def ObjectRemove(
+        self, request: admin_pb2.ObjectRemoveRequest, context: _Context
+    ) -> admin_pb2.ObjectRemoveReply:
+        found = [o for o in object_infos(self.state) if o.identity == request.identity]
+        if found and found[0].application:
+            raise InvalidArgumentError(
+                f"removing object `{request.identity}' is not allowed: the object was added"
+                f" with the application descriptor `{found[0].application}'",
+                "remove it from the descriptor and update the application",
+            )
+        self.state.dynamic.remove_object(request.identity)
+        return admin_pb2.ObjectRemoveReply()
+
+    async def ObjectList(
+        self, request: admin_pb2.ObjectListRequest, context: _Context
+    ) -> admin_pb2.ObjectListReply:
+        return admin_pb2.ObjectListReply(
+            objects=[
+                info
+                for info in object_infos(self.state)
+                if matches(request.expression, info.identity)
+                and (not request.type or info.type == request.type)
+            ]
+        )
+
     # ------------------------------------------------------------------ registry
 
     async def RegistryList(
@@ -504,6 +566,10 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             servers=servers,
             warnings=self._warnings(nodes, servers),
             database_path=self.facts.database_path,
+            adapters=adapter_infos(
+                self.state, dynamic_registration=self.settings.dynamic_registration
+            ),
+            objects=object_infos(self.state),
         )
 
     def _warnings(

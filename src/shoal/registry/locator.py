@@ -25,10 +25,11 @@ from typing import Any, Protocol
 
 import grpc.aio
 
-from shoal.config.endpoints import ProxyParseError, parse_identity
+from shoal.config.endpoints import Proxy, ProxyParseError, parse_identity
 from shoal.descriptor.model import Activation, Adapter, ReplicaGroup
 from shoal.errors import (
     AdapterNotFoundError,
+    AlreadyExistsError,
     InvalidArgumentError,
     NodeUnreachableError,
     ObjectNotFoundError,
@@ -45,9 +46,11 @@ __all__ = [
     "ACTIVATION_WAIT",
     "LocatorServicer",
     "adapter_infos",
+    "check_settable",
     "find_adapter",
     "find_object",
     "find_replica_group",
+    "object_infos",
 ]
 
 #: IceGrid.Node.WaitTime's default: the activation timeout of a server that sets none (0).
@@ -93,7 +96,45 @@ def adapter_infos(
             elif info.server_id != server_id:
                 continue  # another server's adapter: only its own server registers it
             info.endpoints = registered.endpoints
+    # Programs that are no server registered these (LocatorRegistry): a declared adapter's
+    # only while its server does not run (check_settable), then an undeclared id.
+    for dynamic in state.dynamic.adapters.values():
+        info = found.get(dynamic.adapter_id)
+        if info is None:
+            info = found[dynamic.adapter_id] = admin_pb2.AdapterInfo(
+                adapter_id=dynamic.adapter_id, replica_group=dynamic.replica_group
+            )
+        if not info.endpoints:
+            info.endpoints = dynamic.endpoints
     return [found[key] for key in sorted(found)]
+
+
+def check_settable(state: RegistryState, adapter_id: str, *, dynamic_registration: bool) -> None:
+    """May a program that is not a server register `adapter_id` (SetAdapterEndpoints)? A
+    declared adapter while its server does not run; an undeclared id with dynamic registration
+    on (IceGrid's LocatorRegistryI::setAdapterDirectProxy). Raises why not."""
+    if not adapter_id:
+        raise InvalidArgumentError("an adapter id is required")
+    for server_id, entry in state.servers.items():
+        if not any(adapter.id == adapter_id for adapter in _adapters(entry)):
+            continue
+        if entry.status.state in _LIVE or entry.status.pid:
+            raise AlreadyExistsError(
+                f"adapter `{adapter_id}' is deployed for server `{server_id}', which is"
+                " running: only that server registers it",
+                f"stop it first (`shoal admin ice server stop {server_id}`), or use another id",
+                kind="object adapter",
+                name=adapter_id,
+            )
+        return
+    if not dynamic_registration and adapter_id not in state.dynamic.adapters:
+        raise AdapterNotFoundError(
+            f"adapter `{adapter_id}' is not deployed and dynamic registration is off"
+            " (IceGrid.Registry.DynamicRegistration)",
+            "declare it in a descriptor, or set IceGrid.Registry.DynamicRegistration=1 in the"
+            " registry's config",
+            name=adapter_id,
+        )
 
 
 def find_adapter(
@@ -120,9 +161,47 @@ def find_replica_group(state: RegistryState, group_id: str) -> ReplicaGroup | No
     return None
 
 
+def object_infos(state: RegistryState) -> list[admin_pb2.ObjectInfo]:
+    """Every well-known object: declared in a deployed adapter or replica group, or added with
+    `object add`; sorted by identity (a declared one wins over an added one of the same id)."""
+    found: dict[str, admin_pb2.ObjectInfo] = {}
+    for added in state.dynamic.objects.values():
+        key = str(added.identity)
+        found[key] = admin_pb2.ObjectInfo(
+            identity=key, proxy=str(added.proxy), type=added.type, adapter_id=added.adapter_id
+        )
+    for entry in state.servers.values():
+        for adapter in _adapters(entry):
+            for declared in adapter.objects:
+                found[declared.identity] = _declared(
+                    declared.identity, declared.type, adapter.id, entry.description.application
+                )
+    for name, deployed in state.applications.items():
+        for group in deployed.expanded.replica_groups:
+            for declared in group.objects:
+                found[declared.identity] = _declared(
+                    declared.identity, declared.type, group.id, name
+                )
+    return [found[key] for key in sorted(found)]
+
+
+def _declared(
+    identity: str, object_type: str, holder: str, application: str
+) -> admin_pb2.ObjectInfo:
+    proxy = Proxy(identity=parse_identity(identity), adapter_id=holder)
+    return admin_pb2.ObjectInfo(
+        identity=identity,
+        proxy=str(proxy),
+        type=object_type,
+        adapter_id=holder,
+        application=application,
+    )
+
+
 def find_object(state: RegistryState, identity: str) -> tuple[str, str]:
-    """A well-known object declared in a deployed adapter or replica group: (its type, the id
-    of the adapter or replica group that holds it)."""
+    """A well-known object declared in a deployed adapter or replica group, or added with
+    `object add` naming an adapter: (its type, the id of the adapter or replica group that
+    holds it). An added object with a direct proxy: (its type, "")."""
     try:
         wanted = parse_identity(identity)
     except ProxyParseError as exc:
@@ -139,9 +218,13 @@ def find_object(state: RegistryState, identity: str) -> tuple[str, str]:
             for declared in group.objects:
                 if parse_identity(declared.identity) == wanted:
                     return declared.type, group.id
+    added = state.dynamic.objects.get(wanted)
+    if added is not None:
+        return added.type, added.adapter_id
     raise ObjectNotFoundError(
         f"object `{identity}' does not exist",
-        "declare it with <object identity=...> in an adapter of the descriptor",
+        "declare it with <object identity=...> in an adapter of the descriptor, or add it:"
+        " `shoal admin ice object add PROXY [TYPE]`",
         name=identity,
     )
 
@@ -255,10 +338,31 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> locator_pb2.FindObjectByIdReply:
         object_type, holder = find_object(self.state, request.identity)
+        if not holder:  # added with a direct proxy: its endpoints are the answer
+            added = self.state.dynamic.find_object(request.identity)
+            assert added is not None
+            return locator_pb2.FindObjectByIdReply(endpoints=added.endpoints, type=object_type)
         chosen = await self.resolve(holder)
         return locator_pb2.FindObjectByIdReply(
             endpoints=chosen[0].endpoints, adapter_id=holder, type=object_type, replicas=chosen
         )
+
+    async def SetAdapterEndpoints(
+        self,
+        request: locator_pb2.SetAdapterEndpointsRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> locator_pb2.SetAdapterEndpointsReply:
+        adapter_id = request.adapter_id
+        check_settable(self.state, adapter_id, dynamic_registration=self.dynamic_registration)
+        group = request.replica_group_id
+        if group and request.endpoints and find_replica_group(self.state, group) is None:
+            raise AdapterNotFoundError(
+                f"couldn't find replica group `{group}'",
+                "declare it with <replica-group id=...> in a deployed descriptor",
+                name=group,
+            )
+        self.state.dynamic.set_adapter(adapter_id, group, request.endpoints)
+        return locator_pb2.SetAdapterEndpointsReply()
 
     # ------------------------------------------------------------------ resolution
 

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from shoal.descriptor.model import Application, ApplicationDescriptor, ServerDescription
 from shoal.registry.database import DisabledBy, ServerExit, StoredApplication, StoredServer
+from shoal.registry.objects import DynamicTable
 from shoal.rpc import common_pb2
 
 __all__ = [
@@ -128,6 +129,8 @@ class RegistryState:
     def __init__(self) -> None:
         self.applications: dict[str, DeployedApplication] = {}
         self.servers: dict[str, ServerEntry] = {}
+        #: Adapters programs registered and objects admins added at run time (memory only).
+        self.dynamic = DynamicTable()
 
     # ------------------------------------------------------------------ applications
 

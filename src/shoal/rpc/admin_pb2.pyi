@@ -13,16 +13,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ChangedServer(_message.Message):
-    __slots__ = ("server_id", "node", "changed_fields", "running")
+    __slots__ = ("server_id", "node", "changed_fields", "running", "live")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     node: str
     changed_fields: _containers.RepeatedScalarFieldContainer[str]
     running: bool
-    def __init__(self, server_id: _Optional[str] = ..., node: _Optional[str] = ..., changed_fields: _Optional[_Iterable[str]] = ..., running: _Optional[bool] = ...) -> None: ...
+    live: bool
+    def __init__(self, server_id: _Optional[str] = ..., node: _Optional[str] = ..., changed_fields: _Optional[_Iterable[str]] = ..., running: _Optional[bool] = ..., live: _Optional[bool] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
     __slots__ = ("descriptor_xml", "source_name", "targets", "variables", "mode", "no_restart")
@@ -477,25 +479,91 @@ class AdapterEndpointsReply(_message.Message):
     adapter: AdapterInfo
     def __init__(self, adapter: _Optional[_Union[AdapterInfo, _Mapping]] = ...) -> None: ...
 
+class AdapterRemoveRequest(_message.Message):
+    __slots__ = ("adapter_id",)
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    def __init__(self, adapter_id: _Optional[str] = ...) -> None: ...
+
+class AdapterRemoveReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ObjectInfo(_message.Message):
+    __slots__ = ("identity", "proxy", "type", "adapter_id", "application")
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    PROXY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    proxy: str
+    type: str
+    adapter_id: str
+    application: str
+    def __init__(self, identity: _Optional[str] = ..., proxy: _Optional[str] = ..., type: _Optional[str] = ..., adapter_id: _Optional[str] = ..., application: _Optional[str] = ...) -> None: ...
+
+class ObjectAddRequest(_message.Message):
+    __slots__ = ("proxy", "type")
+    PROXY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    proxy: str
+    type: str
+    def __init__(self, proxy: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+
+class ObjectAddReply(_message.Message):
+    __slots__ = ("object",)
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    object: ObjectInfo
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
+
+class ObjectRemoveRequest(_message.Message):
+    __slots__ = ("identity",)
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    def __init__(self, identity: _Optional[str] = ...) -> None: ...
+
+class ObjectRemoveReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ObjectListRequest(_message.Message):
+    __slots__ = ("expression", "type")
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    expression: str
+    type: str
+    def __init__(self, expression: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+
+class ObjectListReply(_message.Message):
+    __slots__ = ("objects",)
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectInfo]
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ...) -> None: ...
+
 class DiagnosticsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class DiagnosticsReply(_message.Message):
-    __slots__ = ("registry", "applications", "nodes", "servers", "warnings", "database_path")
+    __slots__ = ("registry", "applications", "nodes", "servers", "warnings", "database_path", "adapters", "objects")
     REGISTRY_FIELD_NUMBER: _ClassVar[int]
     APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     DATABASE_PATH_FIELD_NUMBER: _ClassVar[int]
+    ADAPTERS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
     registry: RegistryInfo
     applications: _containers.RepeatedCompositeFieldContainer[ApplicationSummary]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeStatus]
     servers: _containers.RepeatedCompositeFieldContainer[_common_pb2.ServerStatus]
     warnings: _containers.RepeatedScalarFieldContainer[str]
     database_path: str
-    def __init__(self, registry: _Optional[_Union[RegistryInfo, _Mapping]] = ..., applications: _Optional[_Iterable[_Union[ApplicationSummary, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeStatus, _Mapping]]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., database_path: _Optional[str] = ...) -> None: ...
+    adapters: _containers.RepeatedCompositeFieldContainer[AdapterInfo]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectInfo]
+    def __init__(self, registry: _Optional[_Union[RegistryInfo, _Mapping]] = ..., applications: _Optional[_Iterable[_Union[ApplicationSummary, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeStatus, _Mapping]]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., database_path: _Optional[str] = ..., adapters: _Optional[_Iterable[_Union[AdapterInfo, _Mapping]]] = ..., objects: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ...) -> None: ...
 
 class ShutdownGridRequest(_message.Message):
     __slots__ = ()

@@ -165,6 +165,26 @@ class AdminStub:
                 request_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.SerializeToString,
                 response_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.FromString,
                 _registered_method=True)
+        self.AdapterRemove = channel.unary_unary(
+                '/shoal.v1.Admin/AdapterRemove',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterRemoveRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterRemoveReply.FromString,
+                _registered_method=True)
+        self.ObjectAdd = channel.unary_unary(
+                '/shoal.v1.Admin/ObjectAdd',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectAddRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectAddReply.FromString,
+                _registered_method=True)
+        self.ObjectRemove = channel.unary_unary(
+                '/shoal.v1.Admin/ObjectRemove',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectRemoveRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectRemoveReply.FromString,
+                _registered_method=True)
+        self.ObjectList = channel.unary_unary(
+                '/shoal.v1.Admin/ObjectList',
+                request_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectListRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectListReply.FromString,
+                _registered_method=True)
         self.Diagnostics = channel.unary_unary(
                 '/shoal.v1.Admin/Diagnostics',
                 request_serializer=shoal_dot_rpc_dot_admin__pb2.DiagnosticsRequest.SerializeToString,
@@ -391,6 +411,42 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdapterRemove(self, request, context):
+        """`adapter remove ID`: forget an adapter registered dynamically (LocatorRegistry). Errors:
+        NOT_FOUND_ADAPTER (not registered dynamically), INVALID_ARGUMENT (a deployed adapter:
+        remove it from its descriptor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectAdd(self, request, context):
+        """--------------------------------------------------------------------------------- objects
+
+        `object add PROXY [TYPE]`: a well-known object at a direct proxy (`id:tcp -h H -p P`) or
+        in an adapter (`id@adapter`), kept in the registry's memory. Errors: ALREADY_EXISTS,
+        INVALID_ARGUMENT (unparsable or well-known-only proxy).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectRemove(self, request, context):
+        """`object remove ID`: only objects added with ObjectAdd. Errors: NOT_FOUND_OBJECT,
+        INVALID_ARGUMENT (declared in a descriptor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectList(self, request, context):
+        """`object find TYPE`, `object list|describe EXPR`: descriptor and added objects, sorted by
+        identity, filtered by exact type or by identity (EXPR exact, or a prefix ending in `*`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Diagnostics(self, request, context):
         """------------------------------------------------------------------------------------ grid
 
@@ -540,6 +596,26 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.AdapterEndpoints,
                     request_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.FromString,
                     response_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.SerializeToString,
+            ),
+            'AdapterRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdapterRemove,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.AdapterRemoveRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.AdapterRemoveReply.SerializeToString,
+            ),
+            'ObjectAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectAdd,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectAddRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectAddReply.SerializeToString,
+            ),
+            'ObjectRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectRemove,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectRemoveRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectRemoveReply.SerializeToString,
+            ),
+            'ObjectList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectList,
+                    request_deserializer=shoal_dot_rpc_dot_admin__pb2.ObjectListRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_admin__pb2.ObjectListReply.SerializeToString,
             ),
             'Diagnostics': grpc.unary_unary_rpc_method_handler(
                     servicer.Diagnostics,
@@ -1255,6 +1331,114 @@ class Admin:
             '/shoal.v1.Admin/AdapterEndpoints',
             shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsRequest.SerializeToString,
             shoal_dot_rpc_dot_admin__pb2.AdapterEndpointsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdapterRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/AdapterRemove',
+            shoal_dot_rpc_dot_admin__pb2.AdapterRemoveRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.AdapterRemoveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/ObjectAdd',
+            shoal_dot_rpc_dot_admin__pb2.ObjectAddRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.ObjectAddReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/ObjectRemove',
+            shoal_dot_rpc_dot_admin__pb2.ObjectRemoveRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.ObjectRemoveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Admin/ObjectList',
+            shoal_dot_rpc_dot_admin__pb2.ObjectListRequest.SerializeToString,
+            shoal_dot_rpc_dot_admin__pb2.ObjectListReply.FromString,
             options,
             channel_credentials,
             insecure,

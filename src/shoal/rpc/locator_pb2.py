@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/rpc/locator.proto\x12\x08shoal.v1\"\x15\n\x13\x46indRegistryRequest\"i\n\x11\x46indRegistryReply\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x14\n\x0creplica_name\x18\x02 \x01(\t\x12\x1a\n\x12internal_endpoints\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x03\",\n\x16\x46indAdapterByIdRequest\x12\x12\n\nadapter_id\x18\x01 \x01(\t\"W\n\x14\x46indAdapterByIdReply\x12\x11\n\tendpoints\x18\x01 \x01(\t\x12,\n\x08replicas\x18\x02 \x03(\x0b\x32\x1a.shoal.v1.ReplicaEndpoints\"9\n\x10ReplicaEndpoints\x12\x12\n\nadapter_id\x18\x01 \x01(\t\x12\x11\n\tendpoints\x18\x02 \x01(\t\")\n\x15\x46indObjectByIdRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"x\n\x13\x46indObjectByIdReply\x12\x11\n\tendpoints\x18\x01 \x01(\t\x12\x12\n\nadapter_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.shoal.v1.ReplicaEndpoints2\xfc\x01\n\x07Locator\x12J\n\x0c\x46indRegistry\x12\x1d.shoal.v1.FindRegistryRequest\x1a\x1b.shoal.v1.FindRegistryReply\x12S\n\x0f\x46indAdapterById\x12 .shoal.v1.FindAdapterByIdRequest\x1a\x1e.shoal.v1.FindAdapterByIdReply\x12P\n\x0e\x46indObjectById\x12\x1f.shoal.v1.FindObjectByIdRequest\x1a\x1d.shoal.v1.FindObjectByIdReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17shoal/rpc/locator.proto\x12\x08shoal.v1\"\x15\n\x13\x46indRegistryRequest\"i\n\x11\x46indRegistryReply\x12\x15\n\rinstance_name\x18\x01 \x01(\t\x12\x14\n\x0creplica_name\x18\x02 \x01(\t\x12\x1a\n\x12internal_endpoints\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x03\",\n\x16\x46indAdapterByIdRequest\x12\x12\n\nadapter_id\x18\x01 \x01(\t\"W\n\x14\x46indAdapterByIdReply\x12\x11\n\tendpoints\x18\x01 \x01(\t\x12,\n\x08replicas\x18\x02 \x03(\x0b\x32\x1a.shoal.v1.ReplicaEndpoints\"9\n\x10ReplicaEndpoints\x12\x12\n\nadapter_id\x18\x01 \x01(\t\x12\x11\n\tendpoints\x18\x02 \x01(\t\")\n\x15\x46indObjectByIdRequest\x12\x10\n\x08identity\x18\x01 \x01(\t\"x\n\x13\x46indObjectByIdReply\x12\x11\n\tendpoints\x18\x01 \x01(\t\x12\x12\n\nadapter_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12,\n\x08replicas\x18\x04 \x03(\x0b\x32\x1a.shoal.v1.ReplicaEndpoints\"]\n\x1aSetAdapterEndpointsRequest\x12\x12\n\nadapter_id\x18\x01 \x01(\t\x12\x18\n\x10replica_group_id\x18\x02 \x01(\t\x12\x11\n\tendpoints\x18\x03 \x01(\t\"\x1a\n\x18SetAdapterEndpointsReply2\xdd\x02\n\x07Locator\x12J\n\x0c\x46indRegistry\x12\x1d.shoal.v1.FindRegistryRequest\x1a\x1b.shoal.v1.FindRegistryReply\x12S\n\x0f\x46indAdapterById\x12 .shoal.v1.FindAdapterByIdRequest\x1a\x1e.shoal.v1.FindAdapterByIdReply\x12P\n\x0e\x46indObjectById\x12\x1f.shoal.v1.FindObjectByIdRequest\x1a\x1d.shoal.v1.FindObjectByIdReply\x12_\n\x13SetAdapterEndpoints\x12$.shoal.v1.SetAdapterEndpointsRequest\x1a\".shoal.v1.SetAdapterEndpointsReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,6 +45,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDOBJECTBYIDREQUEST']._serialized_end=402
   _globals['_FINDOBJECTBYIDREPLY']._serialized_start=404
   _globals['_FINDOBJECTBYIDREPLY']._serialized_end=524
-  _globals['_LOCATOR']._serialized_start=527
-  _globals['_LOCATOR']._serialized_end=779
+  _globals['_SETADAPTERENDPOINTSREQUEST']._serialized_start=526
+  _globals['_SETADAPTERENDPOINTSREQUEST']._serialized_end=619
+  _globals['_SETADAPTERENDPOINTSREPLY']._serialized_start=621
+  _globals['_SETADAPTERENDPOINTSREPLY']._serialized_end=647
+  _globals['_LOCATOR']._serialized_start=650
+  _globals['_LOCATOR']._serialized_end=999
 # @@protoc_insertion_point(module_scope)

@@ -61,3 +61,17 @@ class FindObjectByIdReply(_message.Message):
     type: str
     replicas: _containers.RepeatedCompositeFieldContainer[ReplicaEndpoints]
     def __init__(self, endpoints: _Optional[str] = ..., adapter_id: _Optional[str] = ..., type: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaEndpoints, _Mapping]]] = ...) -> None: ...
+
+class SetAdapterEndpointsRequest(_message.Message):
+    __slots__ = ("adapter_id", "replica_group_id", "endpoints")
+    ADAPTER_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    adapter_id: str
+    replica_group_id: str
+    endpoints: str
+    def __init__(self, adapter_id: _Optional[str] = ..., replica_group_id: _Optional[str] = ..., endpoints: _Optional[str] = ...) -> None: ...
+
+class SetAdapterEndpointsReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -49,6 +49,11 @@ class LocatorStub:
                 request_serializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.SerializeToString,
                 response_deserializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.FromString,
                 _registered_method=True)
+        self.SetAdapterEndpoints = channel.unary_unary(
+                '/shoal.v1.Locator/SetAdapterEndpoints',
+                request_serializer=shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsRequest.SerializeToString,
+                response_deserializer=shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsReply.FromString,
+                _registered_method=True)
 
 
 class LocatorServicer:
@@ -82,6 +87,18 @@ class LocatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAdapterEndpoints(self, request, context):
+        """IceGrid's LocatorRegistry::setAdapterDirectProxy / setReplicatedAdapterDirectProxy, for
+        programs that are not servers of any node: register (or, with empty endpoints, remove) an
+        adapter's endpoints. Kept in the registry's memory (gone when it restarts). Errors:
+        NOT_FOUND_ADAPTER (an id no descriptor declares while IceGrid.Registry.DynamicRegistration
+        is off), ALREADY_EXISTS (a declared adapter whose server runs: only that server registers
+        it), INVALID_ARGUMENT (empty id, unparsable endpoints).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LocatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +116,11 @@ def add_LocatorServicer_to_server(servicer, server):
                     servicer.FindObjectById,
                     request_deserializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.FromString,
                     response_serializer=shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.SerializeToString,
+            ),
+            'SetAdapterEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAdapterEndpoints,
+                    request_deserializer=shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsRequest.FromString,
+                    response_serializer=shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +204,33 @@ class Locator:
             '/shoal.v1.Locator/FindObjectById',
             shoal_dot_rpc_dot_locator__pb2.FindObjectByIdRequest.SerializeToString,
             shoal_dot_rpc_dot_locator__pb2.FindObjectByIdReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAdapterEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shoal.v1.Locator/SetAdapterEndpoints',
+            shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsRequest.SerializeToString,
+            shoal_dot_rpc_dot_locator__pb2.SetAdapterEndpointsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -122,6 +122,11 @@ class FakeAdmin(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
             ),
         }
         self.started: list[str] = []
+        self.deploys: list[Any] = []
+
+    async def Deploy(self, request: Any, context: Any) -> Any:
+        self.deploys.append(request)
+        return admin_pb2.DeployReply(application="App", revision=2)
 
     async def ServerList(self, request: Any, context: Any) -> Any:
         return admin_pb2.ServerListReply(servers=list(self.servers.values()))
@@ -296,3 +301,19 @@ def test_exit_and_help_are_console_words(console: Console) -> None:
     session = Session(console.client.api, None, Output(console.lines.append, console.raw.append))
     assert execute(console.client, session, ["exit"]) is False
     assert execute(console.client, session, ["help", "registry"]) is True
+
+
+def test_application_update_takes_icegridadmins_no_restart_flag(
+    console: Console, tmp_path: Any
+) -> None:
+    descriptor = tmp_path / "app.xml"
+    descriptor.write_text(
+        '<icegrid><application name="App"><node name="n">'
+        '<server id="s" exe="sleep"/></node></application></icegrid>'
+    )
+    console(f"application update -n {descriptor}")
+    console(f"application update {descriptor}")
+    assert [d.no_restart for d in console.fake.deploys] == [True, False]
+    assert [d.mode for d in console.fake.deploys] == [admin_pb2.DeployRequest.UPDATE] * 2
+    with pytest.raises(ConsoleUsageError):
+        console(f"application add -n {descriptor}")  # -n is update's flag only

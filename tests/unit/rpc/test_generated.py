@@ -73,8 +73,10 @@ def test_every_admin_command_has_an_rpc() -> None:
         "NodeList", "NodeDescribe", "NodePing", "NodeLoad", "NodeShutdown",
         # registry list|ping|shutdown
         "RegistryList", "RegistryPing", "RegistryShutdown",
-        # adapter list|endpoints
-        "AdapterList", "AdapterEndpoints",
+        # adapter list|endpoints|remove
+        "AdapterList", "AdapterEndpoints", "AdapterRemove",
+        # object add|remove|find|describe|list (find, describe and list are ObjectList)
+        "ObjectAdd", "ObjectRemove", "ObjectList",
         # shoal admin status|waitup|diagnostics|stop
         "WatchServers", "Diagnostics", "ShutdownGrid",
     }  # fmt: skip
