@@ -171,7 +171,7 @@ class NodeSession:
         stub = _registry_stub(self._channel)
         cut = self._sequence  # the statuses sent with the registration supersede these reports
         request = internal_pb2.RegisterNodeRequest(
-            info=self._node_info(), servers=self._running_servers()
+            info=self._node_info(), servers=self._running_servers(), load=current_load()
         )
         with translate_errors(Peer.registry(str(internal))):
             reply = await stub.RegisterNode(request, timeout=settings.call_timeout)

@@ -81,6 +81,8 @@ class RegistryServicer(internal_pb2_grpc.RegistryServicer):
                 tls=self.settings.tls,
             )
             session = self.sessions.open(info, link)
+            if request.HasField("load"):  # adaptive balancing needs it before any keepalive
+                session.load.CopyFrom(request.load)
             self.sync.watch(session)
         log.info("node %s registered from %s (%s)", name, info.hostname, address)
         await self.sync.record(name, request.servers)

@@ -10,12 +10,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterNodeRequest(_message.Message):
-    __slots__ = ("info", "servers")
+    __slots__ = ("info", "servers", "load")
     INFO_FIELD_NUMBER: _ClassVar[int]
     SERVERS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELD_NUMBER: _ClassVar[int]
     info: _common_pb2.NodeInfo
     servers: _containers.RepeatedCompositeFieldContainer[_common_pb2.ServerStatus]
-    def __init__(self, info: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ...) -> None: ...
+    load: _common_pb2.LoadInfo
+    def __init__(self, info: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ..., servers: _Optional[_Iterable[_Union[_common_pb2.ServerStatus, _Mapping]]] = ..., load: _Optional[_Union[_common_pb2.LoadInfo, _Mapping]] = ...) -> None: ...
 
 class RegisterNodeReply(_message.Message):
     __slots__ = ("session_id", "keepalive_seconds", "session_timeout_seconds")
