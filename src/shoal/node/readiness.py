@@ -147,6 +147,15 @@ def listen_addresses(adapters: Sequence[Adapter]) -> tuple[tuple[str, int], ...]
 _CONNECT_TIMEOUT = 1.0
 
 
+def fixed_port_adapters(server: ServerDescription) -> tuple[RegisteredAdapter, ...]:
+    """The declared adapters whose every endpoint has a fixed TCP port, as registrations."""
+    return tuple(
+        RegisteredAdapter(adapter.id, adapter.endpoints, adapter.replica_group)
+        for adapter in declared_adapters(server)
+        if listen_addresses((adapter,)) is not None
+    )
+
+
 async def can_connect(host: str, port: int) -> bool:
     """One TCP connect attempt (a second at most): does something listen at host:port?"""
     try:
@@ -216,7 +225,12 @@ class AdapterReadiness(Readiness):
         probe = asyncio.ensure_future(self._listening(server.id, targets, timeout))
         try:
             done, _ = await asyncio.wait({registered, probe}, return_when=asyncio.FIRST_COMPLETED)
-            if registered in done or probe.result():
+            if registered in done:
+                return
+            if probe.result():
+                # A program without the SDK: its fixed endpoints are where clients find it, so
+                # the node registers them for it (for this pid) before calling it Active.
+                self.registrations.register(server.id, pid, fixed_port_adapters(server))
                 return
             _log.warning(
                 "server %s: nothing listens at %s after %g s; waiting for it to register",

@@ -165,4 +165,8 @@ def test_static_endpoint_server_is_active_once_its_port_listens(grid_site: Site)
     assert state(grid_site, "Silent").startswith("activation timed out"), state(grid_site, "Silent")
     listed = ok(grid_site.shoal("admin", "ice", "adapter", "list"))
     assert re.search(r"Silent\.Web\s+Silent\s+<inactive>", listed), listed
+    # Web does not use the SDK: once its port listened, clients find it at its fixed endpoints.
+    assert re.search(rf"Web\.Web\s+Web\s+tcp -h 127\.0\.0\.1 -p {web_port}", listed), listed
+    found = ok(grid_site.shoal("admin", "ice", "adapter", "endpoints", "Web.Web"))
+    assert f"-p {web_port}" in found
     ok(grid_site.shoal("admin", "stop"))
