@@ -34,6 +34,7 @@ from shoal.node.activator import (
     RunningProcess,
     SpawnSpec,
     parse_signal,
+    signal_name,
 )
 from shoal.node.activator import Exit as ProcessExit
 from shoal.node.hooks import Launch, Readiness, ServerHook, server_config_path, server_data_dir
@@ -165,7 +166,7 @@ class Supervisor:
         if last is not None:
             status.last_exit.CopyFrom(
                 common_pb2.ExitInfo(
-                    signal=_signal_name(last.signal) if last.signal is not None else "",
+                    signal=signal_name(last.signal) if last.signal is not None else "",
                     description=last.description,
                     at=self._timestamp(last.at),
                     failure=last.failure,
@@ -507,13 +508,6 @@ def _pb_state_name(state: lc.PublicState) -> str:
     """`ActivationTimedOut` -> `ACTIVATION_TIMED_OUT` (common.proto's ServerState)."""
     name = state.value
     return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signals.Signals(number).name
-    except ValueError:
-        return str(number)
 
 
 def _signal_argument(sig: str) -> str | int:

@@ -14,29 +14,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from test_watchdog import is_alive, until  # the same bounded polling as the watchdog tests
 
 from shoal.node.pidrecord import Outcome, read_proc_stat, reap_leftovers
 
 SERVERS = Path(__file__).parents[2] / "servers"
 WAIT = 10.0
-
-
-def is_alive(pid: int) -> bool:
-    stat = read_proc_stat(pid)
-    return stat is not None and stat.alive
-
-
-def until(condition: str, check: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `check()` (bounded) until true; fail naming `condition`."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not {condition} after {timeout} s"
-        time.sleep(0.005)
 
 
 class FakeNode:
