@@ -233,12 +233,7 @@ class Supervisor:
         server, process = self._machine.description, self._process
         if server is None or process is None:
             return
-        data = self.settings.node_data
-        launch = Launch(
-            server,
-            config_path=server_config_path(data, server.id),
-            data_dir=server_data_dir(data, server.id),
-        )
+        launch = self._launch(server)
         try:
             for hook in self._hooks:
                 await hook.reconfigure(launch)
@@ -427,13 +422,17 @@ class Supervisor:
                 "server %s: %s failed", self.server_id, task.get_name(), exc_info=task.exception()
             )
 
-    async def _spawn(self, server: ServerDescription) -> None:
+    def _launch(self, server: ServerDescription) -> Launch:
+        """What the hooks see of a server: its description, config file and data directory."""
         data = self.settings.node_data
-        launch = Launch(
+        return Launch(
             server,
             config_path=server_config_path(data, server.id),
             data_dir=server_data_dir(data, server.id),
         )
+
+    async def _spawn(self, server: ServerDescription) -> None:
+        launch = self._launch(server)
         try:
             for hook in self._hooks:
                 await hook.prestart(launch)
