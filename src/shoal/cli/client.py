@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -18,10 +17,11 @@ from typing import Any, TypeVar
 
 import grpc.aio
 
+from shoal.cli.target import internal_properties, locator_endpoint
 from shoal.config.endpoints import Endpoint, format_endpoints
-from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties, load_files
+from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties
 from shoal.config.site import Site
-from shoal.errors import ConfigError, SiteError, UnreachableError
+from shoal.errors import UnreachableError
 from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2, internal_pb2, internal_pb2_grpc
 from shoal.rpc.channels import TlsConfig, make_channel, message_size_max_bytes
 from shoal.rpc.errors import Peer, translate_errors
@@ -48,16 +48,9 @@ class RegistryTarget:
 
     @classmethod
     def from_properties(cls, properties: Properties, source: str) -> RegistryTarget:
-        proxy = properties.get_proxy("Ice.Default.Locator")
-        if proxy is None or not proxy.endpoints:
-            raise ConfigError(
-                "Ice.Default.Locator is not set (or has no endpoint)",
-                file=source,
-                hint="set it to the registry: IceGrid/Locator:tcp -h 127.0.0.1 -p 4061",
-            )
         kb = properties.get_size_kb("Ice.MessageSizeMax", DEFAULT_MESSAGE_SIZE_MAX_KB)
         return cls(
-            endpoint=proxy.endpoints[0],
+            endpoint=locator_endpoint(properties, source),
             max_message_bytes=message_size_max_bytes(kb),
             tls=TlsConfig.from_properties(properties.as_dict()),
         )
@@ -65,16 +58,8 @@ class RegistryTarget:
     @classmethod
     def for_site(cls, site: Site, environ: Mapping[str, str] | None = None) -> RegistryTarget:
         """From etc/internal.cfg, as icegridadmin's `--Ice.Config=etc/internal.cfg`."""
-        path = site.internal_config
-        if not path.is_file():
-            raise SiteError(
-                f"missing {path}: the admin tools read the registry's address from it",
-                hint=f"re-create the site's etc/ with `shoal init`, or copy internal.cfg into "
-                f"{site.etc}",
-            )
-        environment = dict(os.environ if environ is None else environ)
-        environment.setdefault("SHOAL_HOME", str(site.prefix))
-        return cls.from_properties(load_files([path], environ=environment), str(path))
+        properties = internal_properties(site, environ)
+        return cls.from_properties(properties, str(site.internal_config))
 
 
 @contextlib.contextmanager

@@ -25,8 +25,6 @@ from shoal.cli.console_format import (
     server_describe_lines,
     server_state_line,
 )
-from shoal.cli.deploy import build_request
-from shoal.cli.descriptors import split_words
 from shoal.cli.errors import ConsoleUsageError
 from shoal.config.site import Site
 from shoal.errors import NodeUnreachableError, ShoalError, UnreachableError
@@ -99,6 +97,10 @@ def not_running_message(status: common_pb2.ServerStatus) -> str:
 
 
 def _deploy_request(session: Session, args: list[str]) -> admin_pb2.DeployRequest:
+    # The descriptor engine loads only for the commands that read descriptors.
+    from shoal.cli.deploy import build_request
+    from shoal.cli.descriptors import split_words
+
     def no_default() -> Path:
         raise ConsoleUsageError("give the descriptor file first", "e.g. etc/grid/default.xml")
 

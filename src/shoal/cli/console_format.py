@@ -7,7 +7,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shoal.cli.readiness import state_name
 from shoal.cli.render import server_lines
 from shoal.rpc import admin_pb2, common_pb2
-from shoal.rpc.convert import server_from_pb
 
 
 def server_state_line(status: common_pb2.ServerStatus) -> str:
@@ -54,6 +53,9 @@ def registry_describe_lines(info: admin_pb2.RegistryInfo) -> list[str]:
 
 
 def server_describe_lines(reply: admin_pb2.ServerDescribeReply) -> list[str]:
+    # Here, not at the top: the descriptor model costs a one-shot `server list` ~30 ms to load.
+    from shoal.rpc.convert import server_from_pb
+
     server = server_from_pb(reply.description)
     lines = [
         f"server `{server.id}'",

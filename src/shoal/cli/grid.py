@@ -15,15 +15,25 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shoal.cli.client import AdminClient, RegistryTarget
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import NodeFiles, live_pid
 from shoal.cli.errors import AlreadyRunningError
-from shoal.config.site import MASTER_NODE, Site
+from shoal.cli.target import internal_properties, locator_endpoint
+from shoal.config.site import (
+    DEFAULT_STARTUP_GRACE_MS,
+    MASTER_NODE,
+    STARTUP_GRACE_PROPERTY,
+    Site,
+)
 from shoal.errors import ShoalError
-from shoal.rpc import admin_pb2
+
+if TYPE_CHECKING:  # grpc loads with the client, when a command first talks to the registry
+    from shoal.cli.client import AdminClient, RegistryTarget
+    from shoal.rpc import admin_pb2
 
 #: How long `is it running?` waits for the registry: it answers in milliseconds when up.
 PROBE_SECONDS = 3.0
@@ -33,19 +43,40 @@ PROBE_SECONDS = 3.0
 class Grid:
     site: Site
     master: NodeFiles
-    target: RegistryTarget
 
     @classmethod
     def load(cls, context: CliContext) -> Grid:
         site = context.site()
-        return cls(site, NodeFiles.load(site, MASTER_NODE), RegistryTarget.for_site(site))
+        return cls(site, NodeFiles.load(site, MASTER_NODE))
+
+    @cached_property
+    def target(self) -> RegistryTarget:
+        """The registry's address, from etc/internal.cfg (read, with grpc, when first needed:
+        `admin start` spawns the master before it loads them)."""
+        from shoal.cli.client import RegistryTarget
+
+        return RegistryTarget.for_site(self.site)
 
     def master_pid(self) -> int | None:
         """The master node's pid from its pidfile, if that process lives."""
         return live_pid(self.master.pidfile)
 
     def client(self) -> AdminClient:
+        from shoal.cli.client import AdminClient
+
         return AdminClient(self.target)
+
+    def startup_grace(self) -> float:
+        """The master node's start-up grace in seconds: how long `admin start` and `waitup`
+        watch a new server before they call it up (other nodes are taken to use the same)."""
+        properties = self.master.properties
+        return properties.get_int(STARTUP_GRACE_PROPERTY, DEFAULT_STARTUP_GRACE_MS) / 1000
+
+    def registry_listens(self) -> bool:
+        """Does anything accept connections at the registry's address? Read and probed
+        without loading grpc (a bad etc/internal.cfg raises here, before anything starts)."""
+        endpoint = locator_endpoint(internal_properties(self.site), str(self.site.internal_config))
+        return port_open(endpoint.host, endpoint.port)
 
     @property
     def start_lock(self) -> Path:

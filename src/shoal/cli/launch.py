@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from shoal.cli.daemon import (
     NodeFiles,
     ReadyKind,
+    Spawned,
     child_exit_status,
     exit_status_text,
     read_ready,
@@ -40,6 +41,15 @@ def launch(
 ) -> Launched:
     """Spawn the node and wait for its one line; raise DaemonStartError if it cannot start."""
     spawned = spawn_node(site, files, overrides, detached=detached)
+    return wait_ready(site, files, spawned, seconds, detached=detached)
+
+
+def wait_ready(
+    site: Site, files: NodeFiles, spawned: Spawned, seconds: float | None, *, detached: bool
+) -> Launched:
+    """Wait for a spawned node's one line (closing its pipe); DaemonStartError if it failed.
+
+    Apart from `launch` so that a caller can do its own work while the daemon starts."""
     try:
         outcome = read_ready(spawned.ready_fd, seconds)
     finally:

@@ -9,12 +9,17 @@ passes through ACTIVE): it settles when disabled, else it is reported when time 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from shoal.cli.client import AdminApi
 from shoal.rpc import admin_pb2, common_pb2
+
+if TYPE_CHECKING:
+    from shoal.cli.client import AdminApi
 
 ACTIVE = common_pb2.ACTIVE
 ACTIVATION_TIMED_OUT = common_pb2.ACTIVATION_TIMED_OUT
@@ -163,6 +168,21 @@ class Readiness:
         """Every server on an up node is active or failed (needs the first snapshot)."""
         return self.snapshot_seen and not self.waiting
 
+    def grace_left(self, grace: float, now: float) -> float:
+        """Seconds until every active server is older than `grace` (0 when all are).
+
+        A server that dies within the start-up grace has failed during activation (its node
+        disables it), though it may have been Active for a moment: a start is not called up
+        before that window has passed for each server. `now` is wall-clock time, as the
+        node's `started_at`; a clock ahead of ours cannot stretch the wait beyond `grace`.
+        """
+        left = 0.0
+        for status in self.active:
+            if status.HasField("started_at"):
+                started = status.started_at.seconds + status.started_at.nanos / 1e9
+                left = max(left, min(grace, started + grace - now))
+        return left
+
 
 def _new_failure(before: common_pb2.ServerStatus | None, after: common_pb2.ServerStatus) -> bool:
     if not after.HasField("last_exit") or not after.last_exit.failure:
@@ -175,17 +195,44 @@ async def watch_until_ready(
     readiness: Readiness,
     seconds: float | None,
     on_change: Callable[[Readiness], None],
+    grace: float = 0.0,
 ) -> bool:
-    """Feed `readiness` from WatchServers until settled; False if `seconds` ran out first."""
+    """Feed `readiness` from WatchServers until settled, and each active server has outlived
+    the start-up `grace` (see Readiness.grace_left); False if `seconds` ran out first."""
     readiness.set_nodes(await api.node_list())
     request = admin_pb2.WatchServersRequest(application=readiness.application)
+    # The stream is read by a task into a queue: waiting on the queue for a bounded time
+    # (the grace) cancels nothing but that wait, never the stream itself.
+    replies: asyncio.Queue[admin_pb2.WatchServersReply | BaseException | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for reply in api.watch_servers(request):
+                replies.put_nowait(reply)
+            replies.put_nowait(None)
+        except Exception as exc:  # the caller's to raise, not the task's
+            replies.put_nowait(exc)
+
+    pumping = asyncio.create_task(pump())
     try:
         async with asyncio.timeout(seconds):
-            async for reply in api.watch_servers(request):
-                readiness.feed(reply)
-                on_change(readiness)
-                if readiness.settled:
+            while True:
+                wait = readiness.grace_left(grace, time.time()) if readiness.settled else None
+                if wait is not None and wait <= 0:
                     return True
+                try:
+                    item = await asyncio.wait_for(replies.get(), wait)
+                except TimeoutError:
+                    continue  # the grace passed: settled, unless something changed
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    return readiness.settled  # the registry ended the stream
+                readiness.feed(item)
+                on_change(readiness)
     except TimeoutError:
         return False
-    return readiness.settled
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumping

@@ -6,37 +6,46 @@ running (exit 11), so the operator can look at it instead of losing the evidence
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from shoal.cli.client import AdminClient
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import (
     NodeFiles,
     child_exit_status,
     exit_status_text,
     live_pid,
+    spawn_node,
     wait_for_exit,
 )
 from shoal.cli.deploy import build_request, print_deploy_reply
 from shoal.cli.descriptors import split_words
 from shoal.cli.errors import AlreadyRunningError, ServersFailedError
 from shoal.cli.grid import Deadline, Grid, registry_info, relative
-from shoal.cli.launch import launch
+from shoal.cli.launch import wait_ready
 from shoal.cli.progress import ProgressDisplay
 from shoal.cli.readiness import Readiness, natural_key, watch_until_ready
-from shoal.cli.stop import stop_grid
 from shoal.errors import ShoalError, TimedOutError
 from shoal.rpc import admin_pb2, common_pb2
+
+if TYPE_CHECKING:
+    from shoal.cli.client import AdminClient
 
 DEFAULT_WAIT_SECONDS = 300.0
 
 
-def _refuse_if_running(grid: Grid, client: AdminClient) -> None:
-    info = registry_info(client)
+def _refuse_if_running(grid: Grid) -> None:
+    """Refuse when a master runs or a registry answers at the site's address. Nothing
+    listening there (the usual case) is told by a plain connect, without loading grpc."""
+    info = None
+    if grid.registry_listens():
+        with grid.client() as client:
+            info = registry_info(client)
     pid = grid.master_pid() or (info.pid if info is not None else None)
     if info is None and pid is None:
         return
@@ -141,16 +150,26 @@ def start_grid(
     """Start the grid; return the exit code (0, or the foreground master's own)."""
     grid = Grid.load(context)
     site = grid.site
-    with grid.client() as client:
+    # The client is made once the master is on its way, and closed when all is done.
+    with contextlib.ExitStack() as closing:
         # The lock tells `waitup` and `stop` that a grid is coming up; held until deployed.
         with grid.starting():
-            _refuse_if_running(grid, client)
+            _refuse_if_running(grid)
             # Validate before starting anything: an invalid descriptor starts nothing.
             request, application = build_request(
                 split_words(words, lambda: site.default_descriptor), site
             )
             deadline = Deadline(wait)
-            launched = launch(site, grid.master, deadline.left(), detached=not foreground)
+            # The master starts while this process loads grpc for its client: both at once.
+            spawned = spawn_node(site, grid.master, detached=not foreground)
+            try:
+                client = closing.enter_context(grid.client())
+            except ShoalError as error:
+                os.close(spawned.ready_fd)
+                raise _with_grid_left_running(error, spawned.pid) from error
+            launched = wait_ready(
+                site, grid.master, spawned, deadline.left(), detached=not foreground
+            )
             if not launched.ready:
                 raise TimedOutError(
                     f"the master node (pid {launched.pid}) did not report ready within {wait:g} s",
@@ -167,7 +186,9 @@ def start_grid(
             readiness = Readiness()  # every application's servers, recovered ones too
             with ProgressDisplay() as display:
                 settled = client.run(
-                    watch_until_ready(client.api, readiness, deadline.left(), display.update)
+                    watch_until_ready(
+                        client.api, readiness, deadline.left(), display.update, grid.startup_grace()
+                    )
                 )
             _summary(grid, client, readiness, launched.pid, settled, application.name, recovered)
         except ShoalError as error:
@@ -243,5 +264,7 @@ def restart(context: CliContext, words: tuple[str, ...], wait: float) -> None:
     grid = Grid.load(context)
     # Check the descriptor first: a restart with a broken descriptor would leave nothing running.
     build_request(split_words(words, lambda: grid.site.default_descriptor), grid.site)
+    from shoal.cli.stop import stop_grid  # loads grpc: `start` spawns the master before that
+
     stop_grid(grid, wait)
     start_grid(context, words, wait, foreground=False)

@@ -144,7 +144,11 @@ def wait_up(
             "`shoal admin waitup` waits more; var/log/master.err tells what the master does",
         )
     readiness = Readiness()
-    settled = client.run(watch_until_ready(client.api, readiness, deadline.left(), display.update))
+    settled = client.run(
+        watch_until_ready(
+            client.api, readiness, deadline.left(), display.update, grid.startup_grace()
+        )
+    )
     failures = readiness.failures(settled)
     if failures:
         raise ServersFailedError(

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
-from shoal.cli.client import AdminApi, AdminClient
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import wait_for_exit
 from shoal.cli.grid import Deadline, Grid, local_pid, registry_info, relative, wait_for_start
 from shoal.errors import ShoalError, TimedOutError, UnreachableError
 from shoal.rpc import admin_pb2
+
+if TYPE_CHECKING:
+    from shoal.cli.client import AdminApi, AdminClient
 
 DEFAULT_WAIT_SECONDS = 300.0
 #: How long a stop waits for a starting grid's registry before it signals the master instead.

@@ -20,6 +20,12 @@ __all__ = ["MASTER_NODE", "Site", "find_site", "load_master_config", "load_node_
 
 #: The node that hosts the registry, as OMERO names it.
 MASTER_NODE = "master"
+
+#: A node setting both the node and `admin start` read: an exit this soon after a server's
+#: spawn is a failure during activation (node/restart.py), so `admin start` and `waitup`
+#: watch each server that long before they call it up.
+STARTUP_GRACE_PROPERTY = "shoal.node.startup_grace_ms"
+DEFAULT_STARTUP_GRACE_MS = 250
 _INIT_HINT = "create a site with `shoal init DIR`, or set SHOAL_HOME to one"
 _MAX_LINK_HOPS = 40
 

@@ -29,7 +29,14 @@ import grpc.aio
 import shoal
 from shoal.config.endpoints import ANY_HOST
 from shoal.config.properties import Properties
-from shoal.config.site import MASTER_NODE, Site, load_master_config, load_node_config
+from shoal.config.site import (
+    DEFAULT_STARTUP_GRACE_MS,
+    MASTER_NODE,
+    STARTUP_GRACE_PROPERTY,
+    Site,
+    load_master_config,
+    load_node_config,
+)
 from shoal.errors import (
     ConfigError,
     NodeActiveError,
@@ -61,9 +68,6 @@ _add_node_servicer: Callable[[NodeService, grpc.aio.Server], None] = (
 # The master is ready once its servers are loaded; if the registry never pushes them, it is
 # ready anyway after this long (and says so), rather than leaving `admin start` hanging.
 _MASTER_LOAD_WAIT = 30.0
-
-# How long a new server must stay up to count as Active (supervisord's startsecs).
-DEFAULT_GRACE_MS = 250
 
 #: The property of a server's config naming its node's endpoints (Node.RegisterAdapters).
 SERVER_NODE_ENDPOINTS = "shoal.node.Endpoints"
@@ -187,7 +191,11 @@ class _Daemon:
             supervision=lc.SupervisionConfig(
                 wait_time=float(properties.get_int("IceGrid.Node.WaitTime", 60)),
                 restart=RestartPolicy(
-                    disable_on_failure=properties.get_int("IceGrid.Node.DisableOnFailure", 0)
+                    disable_on_failure=properties.get_int("IceGrid.Node.DisableOnFailure", 0),
+                    startup_grace=properties.get_int(
+                        STARTUP_GRACE_PROPERTY, DEFAULT_STARTUP_GRACE_MS
+                    )
+                    / 1000,
                 ),
             ),
         )
@@ -260,7 +268,6 @@ class _Daemon:
                 output=output,
                 hooks=(ConfigWriter(name, generated),),
                 readiness=AdapterReadiness(
-                    properties.get_int("shoal.node.startup_grace_ms", DEFAULT_GRACE_MS) / 1000,
                     registrations,
                     wait_time=settings.supervision.wait_time,
                 ),

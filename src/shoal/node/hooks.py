@@ -103,23 +103,6 @@ class ReadyAtSpawn(Readiness):
         return None
 
 
-class ReadyAfterGrace(Readiness):
-    """Ready once the process has stayed up `grace` seconds (supervisord's `startsecs`).
-
-    Without it a program that dies on start-up (bad argument, missing file) flickers through
-    Active before each crash and `admin start` would call it up. Dying within the grace is a
-    failure during activation: IceGrid's rule then disables an `always` server at once, with
-    its exit as the reason, instead of restarting it in a loop. The grace is a timer, cancelled
-    by the exit, not a poll.
-    """
-
-    def __init__(self, grace: float) -> None:
-        self.grace = grace
-
-    def check(self, server: ServerDescription, process: RunningProcess) -> Awaitable[None] | None:
-        return asyncio.sleep(self.grace) if self.grace > 0 else None
-
-
 # --------------------------------------------------------------------------- config files
 
 

@@ -1,14 +1,17 @@
-"""When is a running server Active: the start-up grace, then its adapters (IceGrid §2.1).
+"""When is a running server Active: at once, or once its adapters are reachable (IceGrid §2.1).
 
-    spawned ──grace──┬── no server-lifetime adapter ───────────────────────────────► Ready
-                     ├── every adapter endpoint has a fixed port ── connects, or ──► Ready
-                     │                                               registered
-                     └── some adapter binds port 0 (or udp) ────── registered ────► Ready
+    spawned ──┬── no server-lifetime adapter ──────────────────────────────────────► Ready
+              ├── every adapter endpoint has a fixed port ── connects, or registered ─► Ready
+              └── some adapter binds port 0 (or udp) ────── registered ─────────────► Ready
 
 "Registered" means the server's process called Node.RegisterAdapters (shoal.server does) for
 every server-lifetime adapter; `AdapterRegistrations` keeps those, per process, for readiness
 and for the ServerStatus the node reports. A program that is not built with the SDK can only be
 found at ports the descriptor fixes: it is Active once each of them accepts a TCP connection.
+
+Nothing here waits for time to pass: a program that dies in its first moments
+(`shoal.node.startup_grace_ms`) is caught by the restart policy, which takes such an exit as a
+failure during activation (node/restart.py), not by holding every healthy server back.
 """
 
 from __future__ import annotations
@@ -170,9 +173,9 @@ async def can_connect(host: str, port: int) -> bool:
 
 
 class AdapterReadiness(Readiness):
-    """Active = the start-up grace passed AND every server-lifetime adapter is reachable:
-    registered by the server (shoal.server), or, when every endpoint has a fixed port,
-    accepting connections. Without adapters, the grace alone (ReadyAfterGrace's rule).
+    """Active = every server-lifetime adapter is reachable: registered by the server
+    (shoal.server), or, when every endpoint has a fixed port, accepting connections. Without
+    adapters, at once (IceGrid's rule for a server without adapters).
 
     The port probe retries with a short back-off (`first_delay` doubling to `max_delay`) for
     at most the server's activation timeout, then gives up: a connect attempt is its own event
@@ -182,7 +185,6 @@ class AdapterReadiness(Readiness):
 
     def __init__(
         self,
-        grace: float,
         registrations: AdapterRegistrations,
         *,
         wait_time: float = 60.0,
@@ -190,7 +192,6 @@ class AdapterReadiness(Readiness):
         first_delay: float = 0.02,
         max_delay: float = 0.5,
     ) -> None:
-        self.grace = grace
         self.registrations = registrations
         self.wait_time = wait_time  # IceGrid.Node.WaitTime: a 0 activation timeout means this
         self._connect = connect
@@ -200,16 +201,8 @@ class AdapterReadiness(Readiness):
     def check(self, server: ServerDescription, process: RunningProcess) -> Awaitable[None] | None:
         adapters = server_lifetime_adapters(server)
         if not adapters:
-            return asyncio.sleep(self.grace) if self.grace > 0 else None
-        return self._ready(server, process.pid, adapters)
-
-    async def _ready(
-        self, server: ServerDescription, pid: int, adapters: Sequence[Adapter]
-    ) -> None:
-        conditions: list[Awaitable[None]] = [self._reachable(server, pid, adapters)]
-        if self.grace > 0:
-            conditions.append(asyncio.sleep(self.grace))
-        await asyncio.gather(*conditions)
+            return None
+        return self._reachable(server, process.pid, adapters)
 
     async def _reachable(
         self, server: ServerDescription, pid: int, adapters: Sequence[Adapter]

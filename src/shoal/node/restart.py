@@ -125,6 +125,10 @@ class RestartPolicy:
     crash_window: float = 60.0  # exits closer than this belong to one streak
     crash_loop_limit: int = 5  # more unexpected exits than this within the window: disable
     stable_after: float = 10.0  # up this long, the server's next exit starts a new streak
+    # An exit this soon after the spawn is a failure during activation even when the server
+    # was already Active (a program with no adapters is Active once it runs, as in IceGrid):
+    # shoal.node.startup_grace_ms, supervisord's startsecs without the wait before Active.
+    startup_grace: float = 0.0
 
     def __post_init__(self) -> None:
         if self.backoff_base < 0 or self.backoff_cap < self.backoff_base:
@@ -132,6 +136,8 @@ class RestartPolicy:
                 f"back-off base {self.backoff_base} s and cap {self.backoff_cap} s:"
                 " need 0 <= base <= cap"
             )
+        if self.startup_grace < 0:
+            raise ConfigError(f"start-up grace {self.startup_grace} s: must not be negative")
         if self.crash_window <= 0 or self.stable_after < 0:
             raise ConfigError("the crash window must be positive, stable-after not negative")
         if self.crash_loop_limit < 1:
@@ -187,6 +193,8 @@ class RestartTracker:
     ) -> Decision:
         """The decision for an unexpected exit (a requested stop is no business of ours)."""
         policy = self.policy
+        if self._started_at is not None and now - self._started_at < policy.startup_grace:
+            during_activation = True
         if exit.exec_error is not None:
             # Fail fast: retrying an exec that cannot work only hides the real problem.
             self._count(exit, now)

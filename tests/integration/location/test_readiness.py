@@ -65,7 +65,7 @@ async def test_a_fixed_port_is_ready_once_it_listens(bound_socket: socket.socket
         attempts.append(True)
         return True
 
-    readiness = AdapterReadiness(0, AdapterRegistrations(), connect=connect, first_delay=0.01)
+    readiness = AdapterReadiness(AdapterRegistrations(), connect=connect, first_delay=0.01)
     waiting = readiness.check(server(Adapter("W", "S.W", f"tcp -h 127.0.0.1 -p {port}")), PROCESS)
     assert waiting is not None
     task = asyncio.ensure_future(waiting)
@@ -79,7 +79,7 @@ async def test_a_fixed_port_is_ready_once_it_listens(bound_socket: socket.socket
 @pytest.mark.asyncio
 async def test_a_dynamic_port_is_ready_once_its_process_registers() -> None:
     registrations = AdapterRegistrations()
-    readiness = AdapterReadiness(0, registrations)
+    readiness = AdapterReadiness(registrations)
     task = asyncio.ensure_future(
         readiness.check(server(Adapter("H", "S.H", "tcp -h 127.0.0.1")), PROCESS)  # type: ignore[arg-type]
     )
@@ -95,4 +95,4 @@ async def test_a_dynamic_port_is_ready_once_its_process_registers() -> None:
 
 
 def test_a_server_without_adapters_needs_only_the_grace() -> None:
-    assert AdapterReadiness(0, AdapterRegistrations()).check(server(), PROCESS) is None
+    assert AdapterReadiness(AdapterRegistrations()).check(server(), PROCESS) is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from shoal.cli.readiness import Readiness
 from shoal.rpc import admin_pb2, common_pb2
 
@@ -15,8 +18,13 @@ def status(
     enabled: bool = True,
     by: int = common_pb2.ServerStatus.NONE,
     pid: int = 0,
+    started_at: float | None = None,
 ) -> common_pb2.ServerStatus:
+    started = Timestamp()
+    if started_at is not None:
+        started.FromNanoseconds(int(started_at * 1e9))
     return common_pb2.ServerStatus(
+        started_at=started if started_at is not None else None,
         server_id=server_id,
         node=node,
         application="App",
@@ -102,3 +110,23 @@ def test_server_ids_sort_with_their_numbers_in_order() -> None:
     readiness.feed(node("master", True))
     readiness.feed(snapshot(*(status(f"S-{n}", common_pb2.ACTIVE) for n in (10, 2, 1))))
     assert [s.server_id for s in readiness.active] == ["S-1", "S-2", "S-10"]
+
+
+def test_a_start_waits_until_each_active_server_outlived_the_grace() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    readiness.feed(
+        snapshot(
+            status("A", common_pb2.ACTIVE, pid=7, started_at=100.0),
+            status("B", common_pb2.ACTIVE, pid=8, started_at=100.1),
+        )
+    )
+    assert readiness.settled
+    assert readiness.grace_left(0.25, now=100.2) == pytest.approx(0.15)
+    assert readiness.grace_left(0.25, now=100.4) == 0.0
+    assert readiness.grace_left(0.0, now=100.2) == 0.0
+
+
+def test_a_node_clock_ahead_of_ours_stretches_the_grace_no_further() -> None:
+    readiness = Readiness("App", nodes_up={"master"})
+    readiness.feed(snapshot(status("A", common_pb2.ACTIVE, pid=7, started_at=500.0)))
+    assert readiness.grace_left(0.25, now=100.0) == 0.25

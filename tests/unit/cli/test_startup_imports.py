@@ -39,10 +39,14 @@ def test_grid_commands_load_no_descriptor_nor_rich(command: str) -> None:
     assert heavy(modules_after(f"from shoal.cli.{module} import {attribute}")) == []
 
 
-def test_the_admin_console_loads_no_descriptor_engine_nor_rich() -> None:
-    # console_format still converts descriptions (descriptor.model); the engine stays out.
-    engine = ("lxml", "rich", "shoal.descriptor.parser", "shoal.descriptor.expand")
-    assert heavy(modules_after("from shoal.cli.console import ice"), engine) == []
+def test_the_admin_console_loads_no_descriptor_code_nor_rich() -> None:
+    # `server describe` converts descriptions (descriptor.model) when it runs, not before.
+    assert heavy(modules_after("from shoal.cli.console import ice")) == []
+
+
+def test_admin_start_loads_no_grpc_before_it_spawns_the_master() -> None:
+    # The master and grpc's import (~0.1 s) then run at once, on two cores.
+    assert heavy(modules_after("from shoal.cli.start import start"), ("grpc",)) == []
 
 
 @pytest.mark.parametrize("table", [TOP_COMMANDS, ADMIN_COMMANDS], ids=["shoal", "admin"])

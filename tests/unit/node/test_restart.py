@@ -110,6 +110,7 @@ def test_spawn_errors_are_one_line_reasons() -> None:
         {"crash_window": 0.0},
         {"stable_after": -1.0},
         {"crash_loop_limit": 0},
+        {"startup_grace": -0.1},
     ],
 )
 def test_a_nonsensical_policy_is_a_config_error(fields: dict[str, float]) -> None:
@@ -259,6 +260,20 @@ def test_always_server_failing_during_activation_is_disabled_even_with_zero() ->
     assert decision.action is RestartAction.DISABLE
     assert decision.reason.startswith("failed during activation (exited with code 1)")
     assert decision.reenable_at is None
+
+
+def test_an_exit_within_the_startup_grace_is_a_failure_during_activation() -> None:
+    # Active at once (no adapters), dead 0.1 s later: IceGrid's rule for activation failures.
+    tracker = RestartTracker(RestartPolicy(startup_grace=0.25))
+    decision = run_then_crash(tracker, started=10.0, at=10.1)
+    assert decision.action is RestartAction.DISABLE
+    assert decision.reason.startswith("failed during activation (exited with code 1)")
+
+
+def test_an_exit_after_the_startup_grace_restarts() -> None:
+    tracker = RestartTracker(RestartPolicy(startup_grace=0.25))
+    decision = run_then_crash(tracker, started=10.0, at=10.25)
+    assert decision.action is RestartAction.RESTART
 
 
 def test_manual_server_failing_during_activation_is_not_disabled_with_zero() -> None:
