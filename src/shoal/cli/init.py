@@ -18,11 +18,9 @@ LAUNCHER = """\
 # Shoal launcher for the site at {prefix}.
 # Link or copy it under another name to get a shortcut: shoal-admin runs `shoal admin`,
 # shoal-admin-ice runs `shoal admin ice` (an init.d script can be such a copy).
-import sys
+from shoal.cli.main import main
 
-from shoal.cli.main import run
-
-sys.exit(run(launcher_prefix={prefix!r}))
+main(launcher_prefix={prefix!r})
 """
 
 VAR_DIRECTORIES = ("var/log", "var/registry", "var/master")

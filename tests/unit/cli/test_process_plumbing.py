@@ -160,3 +160,21 @@ def test_tail_lines_gives_the_last_non_empty_lines(tmp_path: Path) -> None:
     assert daemon.tail_lines(log) == []
     log.write_text("one\ntwo\n\nthree\n\n")
     assert daemon.tail_lines(log) == ["two", "three"]
+
+
+def test_exit_now_flushes_what_was_written_and_keeps_the_code() -> None:
+    # The launchers leave through exit_now (os._exit): buffered output must not be lost.
+    code = (
+        "import logging, sys\n"
+        "from shoal.cli.main import exit_now\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "sys.stdout.write('x' * 100000)\n"
+        "logging.getLogger('t').warning('last words')\n"
+        "exit_now(3)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ended.returncode == 3
+    assert ended.stdout == "x" * 100000
+    assert "last words" in ended.stderr
