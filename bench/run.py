@@ -1,16 +1,22 @@
 """`make bench [ARGS=--quick]`: Shoal, IceGrid and supervisord, same machine, same run, ratios.
 
 Each run (R of them) starts every peer afresh with N `sleep 1000` servers and measures, in order:
-deploy + start, RSS, one crash to restart, the admin CLI round trip, and the daemon's stop. Then
-the floors (python alone, with grpc), then one idle window with the three daemons up at once.
-Everything is on loopback; every process started is killed by pid at the end, even on failure
-or Ctrl-C (SIGINT/SIGTERM).
+deploy + start, RSS, one crash to restart, the admin CLI round trip, and the daemon's stop; then
+starts it again for the admin state calls per second and the undeploy of the N. Then the floors
+(python alone, with grpc), then one idle window with the three daemons up at once, the locator,
+and (full mode or --scale) 1000 servers deployed and restarted once. Everything is on loopback;
+every process started is killed by pid at the end, even on failure or Ctrl-C (SIGINT/SIGTERM).
+
+Exit status: 0 once the table is printed, missed targets included (a finding, not a failure);
+1 when a measurement failed; 3 with --strict when a target was missed; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,17 +25,19 @@ from types import FrameType
 import grpc
 
 from bench import locator, report, scenarios
-from bench.peers import Peer, PeerSkipped, server_ids
+from bench.peers import APPLICATION, Peer, PeerSkipped, server_ids
 from bench.peers.icegrid import IceGridPeer
 from bench.peers.shoal import ShoalPeer
 from bench.peers.supervisord import SupervisordPeer
 from bench.procs import all_gone, rss_mib
 from bench.report import Results
-from bench.timing import POLL_INTERVAL, BenchError
+from bench.timing import POLL_INTERVAL, WARMUP_CALLS, BenchError
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SOURCES = report.REPO / "src"
 CLI_SAMPLES_PER_RUN = 3
 SETTLE_SECONDS = 2.0
+EXIT_MISSED_STRICT = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +54,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--lookups", type=float, help="seconds of each locator lookup loop (default 5)"
     )
+    parser.add_argument(
+        "--calls", type=float, help="seconds of each admin state-call loop (default 3; quick 1)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=report.SCALE_SERVERS,
+        metavar="N",
+        help=f"deploy and restart N servers once (default {report.SCALE_SERVERS}; "
+        "always in full mode, skipped in --quick unless given)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.md/json go")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -53,8 +74,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.repeats = args.repeats or (3 if quick else 5)
     args.idle = args.idle or (10.0 if quick else 30.0)
     args.lookups = args.lookups or (2.0 if quick else 5.0)
+    args.calls = args.calls or (1.0 if quick else 3.0)
+    if args.scale is None and not quick:
+        args.scale = report.SCALE_SERVERS
     args.mode = "quick" if quick else "full"
     return args
+
+
+def compile_sources() -> str:
+    """Byte-compile Shoal's src/ (as `make bench` does first): with PYTHONDONTWRITEBYTECODE=1, as
+    here, every CLI and daemon start would compile Shoal from source, while pip-installed peers
+    load .pyc files. A no-op when src/ is already compiled."""
+    compileall.compile_dir(SOURCES, quiet=1)
+    return (
+        "Byte code: src/ is byte-compiled (compileall) before measuring, so Shoal's CLI and "
+        "daemons load .pyc files as pip-installed supervisord does; a module someone edits "
+        "during the run is compiled from source again."
+    )
 
 
 def log(message: str) -> None:
@@ -64,7 +100,7 @@ def log(message: str) -> None:
 def make_peers(selected: set[str]) -> list[Peer]:
     peers: list[Peer] = []
     if "shoal" in selected:
-        peers += [ShoalPeer(), ShoalPeer(grace_ms=0)]
+        peers.append(ShoalPeer())
     if "icegrid" in selected:
         peers.append(IceGridPeer())
     if "supervisord" in selected:
@@ -80,6 +116,8 @@ def install(peers: list[Peer], results: Results) -> list[Peer]:
         except PeerSkipped as exc:
             results.skipped[peer.column] = str(exc)
             log(f"{peer.column}: skipped: {exc}")
+            if peer.column.startswith(report.SHOAL):  # no Shoal, no comparison: a failure
+                results.errors.append(f"{peer.column}: skipped: {exc}")
             continue
         results.versions[peer.column] = peer.version()
         results.notes.extend(n for n in peer.notes if n not in results.notes)
@@ -92,6 +130,8 @@ def one_run(peer: Peer, run: int, results: Results) -> None:
     column, n = peer.column, results.n
     try:
         results.add("deploy_start", column, peer.start(n))
+        if isinstance(peer, ShoalPeer) and peer.returned_seconds is not None:
+            results.add("deploy_start_returned", column, peer.returned_seconds)
         daemon_rss = rss_mib(peer.daemon_pid)
         results.add("rss", column, daemon_rss)
         results.add("rss_all", column, daemon_rss + sum(map(rss_mib, peer.helper_pids())))
@@ -99,10 +139,9 @@ def one_run(peer: Peer, run: int, results: Results) -> None:
         crash = scenarios.crash_to_restart(peer, server_ids(n)[run % n])
         results.add("crash_pid", column, crash.new_pid)
         results.add("crash_active", column, crash.active)
-        if column != report.SHOAL_GRACE0:  # the same CLI: measured once, with the default
-            results.add(
-                "cli", column, *scenarios.cli_round_trips(peer.list_argv(), CLI_SAMPLES_PER_RUN)
-            )
+        results.add(
+            "cli", column, *scenarios.cli_round_trips(peer.list_argv(), CLI_SAMPLES_PER_RUN)
+        )
         stop = scenarios.stop(peer)
         results.add("stop_servers", column, stop.servers_gone)
         results.add("stop_all", column, stop.all_gone)
@@ -113,6 +152,65 @@ def one_run(peer: Peer, run: int, results: Results) -> None:
         leftovers = peer.cleanup()
         if leftovers:
             results.errors.append(f"{column}, run {run + 1}: killed {len(leftovers)} leftover pids")
+
+
+def state_calls_and_undeploy(peer: Peer, run: int, results: Results, seconds: float) -> None:
+    """A second daemon with N servers: admin state calls per second, then undeploy the N."""
+    column, n = peer.column, results.n
+    try:
+        peer.start(n)
+        try:
+            rate = scenarios.state_calls_per_second(peer, server_ids(n)[0], seconds)
+        except PeerSkipped as exc:
+            results.not_measured["state_calls", column] = f"skipped: {exc}"
+        else:
+            results.add("state_calls", column, rate)
+        undeploy = scenarios.undeploy(peer)
+        results.add("undeploy_servers", column, undeploy.servers_gone)
+        results.add("undeploy_all", column, undeploy.all_gone)
+        _stop_and_wait(peer)
+    except (BenchError, RuntimeError, OSError, ValueError) as exc:
+        results.errors.append(f"{column}, run {run + 1}, state calls/undeploy: {exc}")
+        log(f"  {column}: ERROR {exc}")
+    finally:
+        leftovers = peer.cleanup()
+        if leftovers:
+            results.errors.append(
+                f"{column}, run {run + 1}, state calls/undeploy: killed {len(leftovers)} "
+                "leftover pids"
+            )
+
+
+def _stop_and_wait(peer: Peer, timeout: float = 30.0) -> None:
+    """The daemon's own stop, untimed; bounded wait until it and its helpers are gone."""
+    daemons = [peer.daemon_pid, *peer.helper_pids()]
+    peer.request_stop()
+    deadline = time.monotonic() + timeout
+    while not all_gone(daemons) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def scale_run(peers: list[Peer], results: Results) -> None:
+    """Once per peer: deploy + start `results.scale` servers, then restart all of them."""
+    for peer in peers:
+        column = peer.column
+        n = min(results.scale, peer.max_servers or results.scale)
+        if n != results.scale:
+            for key in ("scale_deploy", "scale_restart"):
+                results.cell_notes[key, column] = f"{n} servers"
+        timeout = 120 + 0.2 * n
+        log(f"scale: {column}, {n} servers")
+        try:
+            results.add("scale_deploy", column, peer.start(n))
+            results.add("scale_restart", column, scenarios.restart_all(peer, timeout))
+            _stop_and_wait(peer, timeout)
+        except (BenchError, RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            results.errors.append(f"scale, {column}: {exc}")
+            log(f"  scale, {column}: ERROR {exc}")
+        finally:
+            leftovers = peer.cleanup()
+            if leftovers:
+                results.errors.append(f"scale, {column}: killed {len(leftovers)} leftover pids")
 
 
 def idle_window(peers: list[Peer], results: Results) -> None:
@@ -169,7 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted)
-    results = Results(n=args.servers, repeats=args.repeats, idle_window=args.idle, mode=args.mode)
+    results = Results(
+        n=args.servers,
+        repeats=args.repeats,
+        idle_window=args.idle,
+        mode=args.mode,
+        scale=args.scale or report.SCALE_SERVERS,
+    )
+    results.notes.append(compile_sources())
+    results.notes.extend(_scenario_notes(args))
     results.notes.append(
         f"Locator: examples/hello on a fresh Shoal grid; FindAdapterById of its greeter's"
         f" adapter in closed loops of {args.lookups:g} s (after {locator.WARMUP_LOOKUPS} untimed"
@@ -189,11 +295,18 @@ def main(argv: list[str] | None = None) -> int:
             for peer in peers:
                 log(f"run {run + 1}/{args.repeats}: {peer.column}, {args.servers} servers")
                 one_run(peer, run, results)
+                state_calls_and_undeploy(peer, run, results, args.calls)
             for key, floor_argv in scenarios.FLOORS.items():
                 results.add(key, report.SHOAL, *scenarios.cli_round_trips(floor_argv, 1))
-        idle_window([p for p in peers if p.column != report.SHOAL_GRACE0], results)
+        idle_window(peers, results)
         if any(p.column == report.SHOAL for p in peers):
             locator_run(results, args.lookups)
+        if args.scale:
+            scale_run(peers, results)
+        else:
+            for peer in peers:
+                for key in ("scale_deploy", "scale_restart"):
+                    results.not_measured[key, peer.column] = "skipped in --quick (--scale runs it)"
     except KeyboardInterrupt:
         log("interrupted: stopping everything this benchmark started")
         return 130
@@ -202,7 +315,50 @@ def main(argv: list[str] | None = None) -> int:
             peer.cleanup()
     print(report.write(results, info, args.out))
     print(f"written: {args.out / 'latest.md'}, {args.out / 'latest.json'}")
-    return 1 if results.errors else 0
+    if results.errors:
+        log(f"{len(results.errors)} measurement(s) failed: see the Errors section of latest.md")
+        return 1
+    missed = report.missed_targets(results)
+    if missed and args.strict:
+        log(f"--strict: {len(missed)} target(s) missed")
+        return EXIT_MISSED_STRICT
+    return 0
+
+
+def _scenario_notes(args: argparse.Namespace) -> list[str]:
+    """How the state-call, undeploy, scale and jobs figures were taken (latest.md)."""
+    scale = (
+        f"Scale: one run each with {args.scale} servers (IceGrid: at most "
+        f"{IceGridPeer.max_servers}, its node aborts near 1000: select() and FD_SETSIZE); "
+        "Shoal with the default startup grace. Restart all: Shoal `SITE/bin/shoal admin "
+        "restart FILE` (the whole grid: servers, node and registry; it returns once all are "
+        "Active), supervisord `supervisorctl restart all` (stop all, then start all), IceGrid "
+        "`node shutdown` and icegridnode started again (it has no restart-all; the registry "
+        "reloads the application and the node activates its `always` servers), each timed until "
+        "the command returned and every server is reported up with a new pid."
+        if args.scale
+        else "Scale (1000 servers deployed, then all restarted): not run in --quick; "
+        "`--scale [N]` runs it."
+    )
+    return [
+        f"Admin state calls: the state of one server asked in a closed loop (the next call as "
+        f"soon as the answer is in) for {args.calls:g} s after "
+        f"{WARMUP_CALLS} untimed calls, one client, on a second daemon of each run: Shoal "
+        "Admin.ServerState with the sync gRPC stub in the benchmark process, supervisord XML-RPC "
+        "getProcessInfo through xmlrpc.client in the benchmark process, IceGrid "
+        "Admin.getServerState through python3-zeroc-ice (an admin session) in a driver run by "
+        "Debian's /usr/bin/python3 (bench/peers/icegrid_state_calls.py).",
+        "Undeploy: on the same second daemon, from the command until every server process is "
+        f"gone: Shoal `SITE/bin/shoal admin ice application remove {APPLICATION}` (whole "
+        f'process), IceGrid `icegridadmin -e "application remove {APPLICATION}"`, supervisord '
+        "`supervisorctl stop all` then `supervisorctl remove` of every program (its fastest "
+        "natural way: `update` after deleting the programs from the file stops one group at a "
+        "time, 48 s for 50 in the reference figures). The second row also waits for the "
+        "command(s) to return.",
+        scale,
+        "Jobs: not measured: Shoal's processors take no jobs yet (src/shoal/jobs/processor.py "
+        "is a placeholder); IceGrid and supervisord have no job service.",
+    ]
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import IO
 
 from bench.peers import Peer, ServerStatus
 from bench.procs import all_gone, cpu_seconds, run_cli
@@ -82,6 +84,104 @@ def stop(peer: Peer, timeout: float = 60.0) -> StopTimes:
     if code != ("exit", 0):
         raise BenchError(f"{peer.column}: {' '.join(peer.stop_argv())} ended with {code}")
     return StopTimes(servers_at - start, max(servers_at, returned_at, daemons_at) - start)
+
+
+class _CommandChain:
+    """Commands run one after the other without blocking: `advance` is called from a poll loop,
+    so the caller watches processes meanwhile; `kill` ends the one running (by its pid).
+    Output goes to a file: a pipe nobody reads could fill up and block a command."""
+
+    def __init__(self, argvs: list[list[str]], output: IO[bytes]) -> None:
+        self._todo = list(argvs)
+        self._output = output
+        self._current: subprocess.Popen[bytes] | None = None
+        self._current_argv: list[str] = []
+        self.returned_at: float | None = None
+        self.failure: str | None = None
+
+    def advance(self) -> bool:
+        """Start the next command when the current one is done; True once all have returned,
+        or one failed (then `failure` says how)."""
+        while self.returned_at is None and self.failure is None:
+            if self._current is not None:
+                code = self._current.poll()
+                if code is None:
+                    return False
+                self._current = None
+                if code != 0:
+                    self._output.seek(0)
+                    output = self._output.read().decode(errors="replace").strip()[-500:]
+                    self.failure = f"{' '.join(self._current_argv)[:200]} exited {code}: {output}"
+                    break
+            if not self._todo:
+                self.returned_at = clock()
+                break
+            self._current_argv = self._todo.pop(0)
+            self._current = subprocess.Popen(
+                self._current_argv,
+                stdin=subprocess.DEVNULL,
+                stdout=self._output,
+                stderr=subprocess.STDOUT,
+            )
+        return True
+
+    def kill(self) -> None:
+        if self._current is not None and self._current.poll() is None:
+            self._current.kill()
+            self._current.wait()
+
+
+def undeploy(peer: Peer, timeout: float = 60.0) -> StopTimes:
+    """Remove the application (every server) from a running daemon, the peer's own way;
+    time until every server process is gone, then until the command(s) returned too."""
+    servers = peer.server_pids()
+    if len(servers) != peer.n:
+        raise BenchError(f"{peer.column}: {len(servers)} server pids before undeploy, not {peer.n}")
+    with tempfile.TemporaryFile() as output:
+        commands = _CommandChain(peer.undeploy_argvs(), output)
+        start = clock()
+        try:
+            # A failed command ends the wait for the servers too (checked below).
+            servers_at, _ = poll_until(
+                lambda: (commands.advance() and commands.failure) or all_gone(servers),
+                timeout,
+                f"{peer.column}: servers gone",
+            )
+            poll_until(commands.advance, timeout, f"{peer.column}: undeploy command")
+        finally:
+            commands.kill()
+    if commands.failure is not None or commands.returned_at is None:
+        raise BenchError(f"{peer.column}: undeploy: {commands.failure}")
+    return StopTimes(servers_at - start, max(servers_at, commands.returned_at) - start)
+
+
+def state_calls_per_second(peer: Peer, server_id: str, seconds: float) -> float:
+    """One server's state from its manager's own API, closed loop, one client; calls/s."""
+    status = peer.status(server_id)
+    if not status.active:
+        raise BenchError(f"{peer.column}: {server_id} is not active: {status}")
+    return peer.state_call_rate(server_id, seconds)
+
+
+def restart_all(peer: Peer, timeout: float) -> float:
+    """Every server restarted the manager's natural way; time until all are up with new pids."""
+    before = peer.up_pids()
+    if len(before) != peer.n:
+        raise BenchError(
+            f"{peer.column}: {len(before)} servers up before the restart, not {peer.n}"
+        )
+    old = set(before.values())
+
+    def all_new() -> dict[str, int] | None:
+        up = peer.up_pids()
+        fresh = {sid: pid for sid, pid in up.items() if pid not in old}
+        return fresh if len(fresh) == peer.n else None
+
+    start = clock()
+    peer.restart_everything(timeout)
+    returned_at = clock()
+    seen, _ = poll_until(all_new, timeout, f"{peer.column}: all {peer.n} up with new pids")
+    return max(seen, returned_at) - start
 
 
 def _returned(command: subprocess.Popen[bytes]) -> tuple[str, int] | None:

@@ -75,6 +75,27 @@ class Samples:
         return max(self.values)
 
 
+#: Calls before a closed loop's clock starts (connection set-up, first-call paths).
+WARMUP_CALLS = 50
+
+
+def closed_loop(call: Callable[[], object], seconds: float, warmup: int = WARMUP_CALLS) -> float:
+    """Call `call` again as soon as it returns, for `seconds` after `warmup` untimed calls;
+    return calls per second. bench/peers/icegrid_state_calls.py repeats this loop (it runs
+    under another interpreter): keep the two alike."""
+    for _ in range(warmup):
+        call()
+    calls = 0
+    start = clock()
+    end = start + seconds
+    while True:
+        call()
+        calls += 1
+        now = clock()
+        if now >= end:
+            return calls / (now - start)
+
+
 def timed(action: Callable[[], T]) -> tuple[float, T]:
     """Run `action`; return (seconds it took, its result)."""
     start = clock()

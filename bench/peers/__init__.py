@@ -1,13 +1,16 @@
 """One module per process manager; each is a Peer the scenarios drive the same way.
 
 A Peer owns one fresh working directory per run (`start` makes it, `cleanup` kills what is left
-by pid and removes it). Servers are `sleep 1000`, N of them, ids `Sleep-0` .. `Sleep-{N-1}`.
+by pid and removes it). Servers are `sleep 1000`, N of them, ids `Sleep-0` .. `Sleep-{N-1}`,
+in one application named `Bench`.
 """
 
 from __future__ import annotations
 
 import abc
+import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,28 @@ class ServerStatus:
     active: bool
 
 
+#: The application (IceGrid, Shoal) holding the N servers.
+APPLICATION = "Bench"
+
+#: Added to every daemon's port (Shoal 24061, IceGrid 24071, supervisord 24091): lets a second
+#: benchmark, or a grid someone left on those ports, share this machine.
+PORT_OFFSET = int(os.environ.get("SHOAL_BENCH_PORT_OFFSET", "0"))
+
+
+def require_free_port(port: int) -> None:
+    """Raise PeerSkipped when something already listens on 127.0.0.1:port: the peer's daemon
+    could not bind it, and its CLI would talk to the stranger."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+    except OSError:
+        return
+    raise PeerSkipped(
+        f"port {port} on 127.0.0.1 is already in use; stop what listens there, or run with "
+        "SHOAL_BENCH_PORT_OFFSET=1000 (every port moves by that much)"
+    )
+
+
 def server_ids(n: int) -> list[str]:
     return [f"Sleep-{i}" for i in range(n)]
 
@@ -36,6 +61,8 @@ class Peer(abc.ABC):
     column: str
     #: Shown under the table: how this peer was driven (what polls, what differs).
     notes: tuple[str, ...] = ()
+    #: The most servers it can run on one node (the scale scenario runs min(this, asked)).
+    max_servers: int | None = None
 
     def __init__(self) -> None:
         self.ledger = ProcessLedger()
@@ -72,6 +99,24 @@ class Peer(abc.ABC):
         """One server's pid and state, from the manager's own API, in-process when possible."""
 
     @abc.abstractmethod
+    def up_pids(self) -> dict[str, int]:
+        """server id -> pid of every server its manager reports up (active, RUNNING)."""
+
+    @abc.abstractmethod
+    def state_call_rate(self, server_id: str, seconds: float) -> float:
+        """Calls per second of the manager's own state call for one server, closed loop, one
+        client (timing.closed_loop); raise PeerSkipped when this peer's client is missing."""
+
+    @abc.abstractmethod
+    def undeploy_argvs(self) -> list[list[str]]:
+        """The command(s), run one after the other, that stop and remove every server."""
+
+    @abc.abstractmethod
+    def restart_everything(self, timeout: float) -> None:
+        """Ask for every server to be restarted, the manager's natural way; return when the
+        command returns (the scenario then waits for new pids)."""
+
+    @abc.abstractmethod
     def list_argv(self) -> list[str]:
         """The admin CLI listing the servers, as a whole process."""
 
@@ -102,6 +147,6 @@ def descriptor_xml(node_name: str, n: int, exe: str, options: list[str], extra: 
         for sid in server_ids(n)
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<icegrid>\n  <application name="Bench">\n'
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<icegrid>\n  <application name="{APPLICATION}">\n'
         f'    <node name="{node_name}">\n{servers}\n    </node>\n  </application>\n</icegrid>\n'
     )

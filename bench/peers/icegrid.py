@@ -1,5 +1,6 @@
 """ZeroC IceGrid 3.7 from Debian (zeroc-icegrid, zeroc-ice-utils): one icegridnode with a
-collocated registry, driven by icegridadmin."""
+collocated registry, driven by icegridadmin; its Admin API called from Python through
+python3-zeroc-ice under Debian's /usr/bin/python3 (icegrid_state_calls.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,38 @@ import re
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
-from bench.peers import Peer, PeerSkipped, ServerStatus, descriptor_xml, server_ids
-from bench.timing import BenchError, clock, poll_until
+from bench.peers import (
+    APPLICATION,
+    PORT_OFFSET,
+    Peer,
+    PeerSkipped,
+    ServerStatus,
+    descriptor_xml,
+    require_free_port,
+    server_ids,
+)
+from bench.procs import all_gone
+from bench.timing import WARMUP_CALLS, BenchError, clock, poll_until
 
 PACKAGES = ("zeroc-icegrid", "zeroc-ice-utils")
-CLIENT_PORT = 24071
+#: Ice for Python, for the admin state calls; Debian builds it for /usr/bin/python3 only.
+PYTHON_PACKAGE = "python3-zeroc-ice"
+DEBIAN_PYTHON = "/usr/bin/python3"
+STATE_CALLS_DRIVER = Path(__file__).with_name("icegrid_state_calls.py")
+INSTANCE_NAME = "ShoalBench"
+CLIENT_PORT = 24071 + PORT_OFFSET
 NODE_NAME = "bench"
 
 _NODE_CONFIG = """\
-IceGrid.InstanceName=ShoalBench
-Ice.Default.Locator=ShoalBench/Locator:tcp -h 127.0.0.1 -p {port}
+IceGrid.InstanceName={instance}
+Ice.Default.Locator={instance}/Locator:tcp -h 127.0.0.1 -p {port}
 IceGrid.Registry.Client.Endpoints=tcp -h 127.0.0.1 -p {port}
 IceGrid.Registry.Server.Endpoints=tcp -h 127.0.0.1
 IceGrid.Registry.Internal.Endpoints=tcp -h 127.0.0.1
 IceGrid.Registry.LMDB.Path={dir}/registry
-IceGrid.Registry.AdminPermissionsVerifier=ShoalBench/NullPermissionsVerifier
+IceGrid.Registry.AdminPermissionsVerifier={instance}/NullPermissionsVerifier
 IceGrid.Registry.Discovery.Enabled=0
 IceGrid.Node.CollocateRegistry=1
 IceGrid.Node.Name={node}
@@ -33,7 +50,7 @@ IceGrid.Node.Output={dir}/log
 """
 
 _CLIENT_CONFIG = """\
-Ice.Default.Locator=ShoalBench/Locator:tcp -h 127.0.0.1 -p {port}
+Ice.Default.Locator={instance}/Locator:tcp -h 127.0.0.1 -p {port}
 IceGridAdmin.Username=bench
 IceGridAdmin.Password=bench
 """
@@ -44,6 +61,9 @@ _STATE = re.compile(r"^(\w+)(?: \(pid = (\d+))?")
 
 class IceGridPeer(Peer):
     column = "IceGrid"
+    # The node waits on one pipe per server with select(): it aborts once an fd reaches
+    # FD_SETSIZE (1024), near 1000 servers (shared reference, anchors.md).
+    max_servers = 950
     notes = (
         "IceGrid: a server is `/bin/sh -c 'exec /bin/sleep 1000'` (the node appends "
         "--Ice.Config=..., which sleep rejects) with Ice.Admin.Endpoints empty (else the node "
@@ -55,27 +75,37 @@ class IceGridPeer(Peer):
     def __init__(self) -> None:
         super().__init__()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._exited: list[subprocess.Popen[bytes]] = []  # nodes stopped by a restart
+        #: Why the admin state calls cannot be measured (python3-zeroc-ice missing), or None.
+        self.state_calls_skipped: str | None = None
 
     def install(self) -> None:
-        if shutil.which("icegridnode") and shutil.which("icegridadmin"):
-            return
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            raise PeerSkipped(
-                f"not installed, and cannot apt-get here: `apt-get install {' '.join(PACKAGES)}`"
-            )
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        install = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
-        done = subprocess.run(install, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update"], capture_output=True, env=env)
-            done = subprocess.run(install, capture_output=True, text=True, env=env)
-        if done.returncode != 0 or not shutil.which("icegridnode"):
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-            raise PeerSkipped(f"apt-get install {' '.join(PACKAGES)} failed: {tail}")
+        require_free_port(CLIENT_PORT)
+        if not (shutil.which("icegridnode") and shutil.which("icegridadmin")):
+            done = _apt_get_install(PACKAGES)
+            if not shutil.which("icegridnode"):
+                raise PeerSkipped(done)
+        if not _has_ice_for_python():
+            done = _apt_get_install((PYTHON_PACKAGE,))
+            if not _has_ice_for_python():
+                self.state_calls_skipped = done
 
     def version(self) -> str:
         out = subprocess.run(["icegridnode", "--version"], capture_output=True, text=True)
-        return f"icegridnode {(out.stdout or out.stderr).strip()}"
+        version = f"icegridnode {(out.stdout or out.stderr).strip()}"
+        if self.state_calls_skipped is None:
+            ice = subprocess.run(
+                [
+                    DEBIAN_PYTHON,
+                    "-c",
+                    "import Ice, platform; print(Ice.stringVersion(), platform.python_version())",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            ice_version, _, python_version = ice.stdout.strip().partition(" ")
+            version += f", Ice for Python {ice_version} ({DEBIAN_PYTHON} {python_version})"
+        return version
 
     def _admin(self, *commands: str) -> list[str]:
         assert self.workdir is not None
@@ -96,9 +126,13 @@ class IceGridPeer(Peer):
         for sub in ("registry", "node", "log"):
             (workdir / sub).mkdir()
         (workdir / "node.cfg").write_text(
-            _NODE_CONFIG.format(port=CLIENT_PORT, dir=workdir, node=NODE_NAME)
+            _NODE_CONFIG.format(
+                instance=INSTANCE_NAME, port=CLIENT_PORT, dir=workdir, node=NODE_NAME
+            )
         )
-        (workdir / "client.cfg").write_text(_CLIENT_CONFIG.format(port=CLIENT_PORT))
+        (workdir / "client.cfg").write_text(
+            _CLIENT_CONFIG.format(instance=INSTANCE_NAME, port=CLIENT_PORT)
+        )
         app = workdir / "app.xml"
         app.write_text(
             descriptor_xml(
@@ -109,30 +143,30 @@ class IceGridPeer(Peer):
                 extra='<property name="Ice.Admin.Endpoints" value=""/>',
             )
         )
-        log = (workdir / "icegridnode.out").open("wb")
         start = clock()
-        self._proc = subprocess.Popen(
-            ["icegridnode", f"--Ice.Config={workdir / 'node.cfg'}"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        self.ledger.add_root(self._proc.pid)
+        self._launch_node()
         poll_until(_port_open, 30, "icegridnode: registry listening")
         self._admin(f"application add '{app}'")
 
-        def all_active() -> list[int] | None:
-            lines = self._admin(*(f"server state {sid}" for sid in server_ids(n)))
-            parsed = [_STATE.match(line) for line in lines]
-            if len(parsed) == n and all(m and m.group(1) == "active" for m in parsed):
-                return [int(m.group(2)) for m in parsed if m and m.group(2)]
-            return None
+        def all_active() -> dict[str, int] | None:
+            up = self.up_pids()
+            return up if len(up) == n else None
 
-        seen, pids = poll_until(all_active, 60, "IceGrid: all servers active")
-        self.ledger.add(*pids)
+        seen, _ = poll_until(all_active, 60 + 0.1 * n, "IceGrid: all servers active")
         return seen - start
+
+    def _launch_node(self) -> None:
+        """Start icegridnode (with its registry) on the workdir, in its own session."""
+        assert self.workdir is not None
+        with (self.workdir / "icegridnode.out").open("ab") as log:
+            self._proc = subprocess.Popen(
+                ["icegridnode", f"--Ice.Config={self.workdir / 'node.cfg'}"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.ledger.add_root(self._proc.pid)
 
     @property
     def daemon_pid(self) -> int:
@@ -152,6 +186,53 @@ class IceGridPeer(Peer):
         lines = self._admin(*(f"server pid {sid}" for sid in server_ids(self.n)))
         return [int(line) for line in lines if line.strip().isdigit()]
 
+    def up_pids(self) -> dict[str, int]:
+        # One icegridadmin process asks `server state` of every server (a poll takes ~15 ms
+        # with 50 servers, longer with hundreds).
+        ids = server_ids(self.n)
+        lines = self._admin(*(f"server state {sid}" for sid in ids))
+        up = {}
+        for sid, line in zip(ids, lines, strict=False):
+            match = _STATE.match(line)
+            if match and match.group(1) == "active" and match.group(2):
+                up[sid] = int(match.group(2))
+        self.ledger.add(*up.values())
+        return up
+
+    def state_call_rate(self, server_id: str, seconds: float) -> float:
+        if self.state_calls_skipped is not None:
+            raise PeerSkipped(self.state_calls_skipped)
+        assert self.workdir is not None
+        argv = [
+            DEBIAN_PYTHON,
+            str(STATE_CALLS_DRIVER),
+            str(self.workdir / "client.cfg"),
+            INSTANCE_NAME,
+            server_id,
+            str(seconds),
+            str(WARMUP_CALLS),
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        if done.returncode != 0:
+            raise BenchError(f"{STATE_CALLS_DRIVER.name}: {done.stderr.strip()[-300:]}")
+        return float(done.stdout.strip())
+
+    def undeploy_argvs(self) -> list[list[str]]:
+        return [[*self.list_argv()[:-1], f"application remove {APPLICATION}"]]
+
+    def restart_everything(self, timeout: float) -> None:
+        # IceGrid has no "restart all": the node is shut down (its servers with it) and started
+        # again; the collocated registry reloads the application and the node activates its
+        # `always` servers. This figure includes the daemon's restart, as Shoal's does.
+        assert self._proc is not None
+        self._admin(f"node shutdown {NODE_NAME}")
+        old = self._proc
+        poll_until(lambda: all_gone([old.pid]), timeout, "IceGrid: node shut down")
+        old.wait()
+        self._exited.append(old)
+        poll_until(lambda: not _port_open(), timeout, "IceGrid: registry port closed")
+        self._launch_node()
+
     def list_argv(self) -> list[str]:
         assert self.workdir is not None
         return [
@@ -166,10 +247,37 @@ class IceGridPeer(Peer):
 
     def cleanup(self) -> list[int]:
         leftovers = super().cleanup()
-        if self._proc is not None:
-            self._proc.wait()
+        for proc in [*self._exited, self._proc]:
+            if proc is not None:
+                proc.wait()
         self._proc = None
+        self._exited = []
         return leftovers
+
+
+def _has_ice_for_python() -> bool:
+    if not Path(DEBIAN_PYTHON).is_file():
+        return False
+    done = subprocess.run([DEBIAN_PYTHON, "-c", "import Ice, IceGrid"], capture_output=True)
+    return done.returncode == 0
+
+
+def _apt_get_install(packages: tuple[str, ...]) -> str:
+    """apt-get install (after `apt-get update` if the first try fails); return why it could not,
+    for the caller to report when what it needs is still missing."""
+    words = " ".join(packages)
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return f"not installed, and cannot apt-get here: `apt-get install {words}`"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    done = subprocess.run(install, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        subprocess.run(["apt-get", "update"], capture_output=True, env=env)
+        done = subprocess.run(install, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        return f"apt-get install {words} failed: {tail}"
+    return f"apt-get install {words} succeeded, but it is still missing"
 
 
 def _port_open() -> bool:

@@ -10,26 +10,37 @@ from pathlib import Path
 import grpc
 
 import shoal
-from bench.peers import Peer, PeerSkipped, ServerStatus, descriptor_xml, server_ids
+from bench.peers import (
+    APPLICATION,
+    PORT_OFFSET,
+    Peer,
+    PeerSkipped,
+    ServerStatus,
+    descriptor_xml,
+    require_free_port,
+    server_ids,
+)
 from bench.procs import gone, run_cli
-from bench.timing import BenchError
+from bench.timing import BenchError, clock, closed_loop, poll_until
 from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
 
 #: Not 4061: a grid someone runs on this machine keeps running.
-REGISTRY_PORT = 24061
+REGISTRY_PORT = 24061 + PORT_OFFSET
 _CALL_SECONDS = 5.0
 
 
 class ShoalPeer(Peer):
-    def __init__(self, grace_ms: int | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        # None: shoal.node.startup_grace_ms left at its default (250 ms).
-        self.grace_ms = grace_ms
-        self.column = "Shoal" if grace_ms is None else f"Shoal (grace {grace_ms} ms)"
+        self.returned_seconds: float | None = None  # the last start: `admin start` returned
+        self.column = "Shoal"
         self.notes = (
-            "Shoal: deploy+start is `SITE/bin/shoal admin start FILE` as a whole process "
-            "(it returns once every server is Active), cross-checked with ServerList; states "
-            "are polled in-process through the Admin gRPC API (ServerState).",
+            "Shoal: deploy+start runs `SITE/bin/shoal admin start FILE` and polls the Admin "
+            "gRPC API (ServerList) every 1 ms until every server is Active, as supervisord's "
+            "RUNNING is polled; `admin start` itself returns once each server also outlived "
+            "the start-up grace (shoal.node.startup_grace_ms, 250 ms: an exit within it is a "
+            "failure the command reports), shown on its own row. Crash states are polled "
+            "in-process through ServerState.",
         )
         self._shoal = Path(sys.executable).with_name("shoal")
         self._channel: grpc.Channel | None = None
@@ -38,6 +49,7 @@ class ShoalPeer(Peer):
     def install(self) -> None:
         if not self._shoal.is_file():
             raise PeerSkipped(f"{self._shoal} missing: run `make bench` (it installs .venv)")
+        require_free_port(REGISTRY_PORT)
 
     def version(self) -> str:
         return f"shoal {shoal.__version__}, grpcio {grpc.__version__}"
@@ -56,28 +68,53 @@ class ShoalPeer(Peer):
         for name in ("master.cfg", "internal.cfg", "shoal.config"):
             path = etc / name
             path.write_text(path.read_text().replace("-p 4061", f"-p {REGISTRY_PORT}"))
-        if self.grace_ms is not None:
-            with (etc / "master.cfg").open("a") as cfg:
-                cfg.write(f"\nshoal.node.startup_grace_ms={self.grace_ms}\n")
-        descriptor = etc / "grid" / "bench.xml"
+        descriptor = self._descriptor
         descriptor.write_text(descriptor_xml("master", n, "/bin/sleep", ["1000"]))
         return descriptor
 
+    @property
+    def _descriptor(self) -> Path:
+        return self.site / "etc" / "grid" / "bench.xml"
+
     def start(self, n: int) -> float:
+        """`admin start FILE` runs; the figure is when every server is Active (polled through
+        the Admin API, as supervisord's RUNNING is polled). `admin start` itself returns once
+        each server also outlived the start-up grace: `returned_seconds` keeps that."""
         self.n = n
         descriptor = self._prepare(n)
-        try:
-            seconds = run_cli(
-                [str(self.site / "bin" / "shoal"), "admin", "start", str(descriptor)],
-                cwd=self.site,
-                timeout=120,
+        argv = [str(self.site / "bin" / "shoal"), "admin", "start", str(descriptor)]
+        output = self.site / "admin-start.out"  # a file: a full pipe would block the command
+        with output.open("wb") as sink:
+            start = clock()
+            command = subprocess.Popen(
+                argv, cwd=self.site, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
             )
+        try:
+
+            def all_active() -> str | None:
+                if command.poll() not in (None, 0):
+                    return "exited"
+                return "up" if len(self.up_pids()) == n else None  # refused: not up yet
+
+            active_at, seen = poll_until(all_active, _command_seconds(n), "Shoal: all Active")
+            command.wait(timeout=_command_seconds(n))
+            self.returned_seconds = clock() - start
         finally:
-            pid = self._read_master_pid()
-            if pid:
-                self.ledger.add_root(pid)
+            if command.poll() is None:
+                command.kill()
+                command.wait()
+            self._adopt_master()
+        if seen == "exited" or command.returncode != 0:
+            said = output.read_text(errors="replace").strip()[-500:]
+            raise BenchError(f"{' '.join(argv)} exited {command.returncode}: {said}")
         self._check_all_active()
-        return seconds
+        return active_at - start
+
+    def _adopt_master(self) -> None:
+        """Put the master named by the pidfile (and so its descendants) in the ledger."""
+        pid = self._read_master_pid()
+        if pid:
+            self.ledger.add_root(pid)
 
     def start_hello(self) -> tuple[str, str]:
         """A fresh site running examples/hello (its SDK greeter, Active once registered), for
@@ -113,7 +150,16 @@ class ShoalPeer(Peer):
 
     def _api(self) -> admin_pb2_grpc.AdminStub:
         if self._stub is None:
-            self._channel = grpc.insecure_channel(f"127.0.0.1:{REGISTRY_PORT}")
+            # Polled before the registry listens: retry a refused connect at once, not after
+            # grpc's default reconnect back-off (1 s and more), which would show as start time.
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{REGISTRY_PORT}",
+                options=[
+                    ("grpc.initial_reconnect_backoff_ms", 1),
+                    ("grpc.min_reconnect_backoff_ms", 1),
+                    ("grpc.max_reconnect_backoff_ms", 5),
+                ],
+            )
             self._stub = admin_pb2_grpc.AdminStub(self._channel)  # type: ignore[no-untyped-call]
         return self._stub
 
@@ -153,6 +199,34 @@ class ShoalPeer(Peer):
         reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
         return [s.pid for s in reply.servers if s.pid]
 
+    def up_pids(self) -> dict[str, int]:
+        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        up = {s.server_id: s.pid for s in reply.servers if s.state == common_pb2.ACTIVE and s.pid}
+        self.ledger.add(*up.values())
+        return up
+
+    def state_call_rate(self, server_id: str, seconds: float) -> float:
+        # The sync stub, as status() polls: one call, its answer, the next call.
+        server_state = self._api().ServerState
+        request = admin_pb2.ServerStateRequest(server_id=server_id)
+        return closed_loop(lambda: server_state(request, timeout=_CALL_SECONDS), seconds)
+
+    def undeploy_argvs(self) -> list[list[str]]:
+        shoal_cli = str(self.site / "bin" / "shoal")
+        return [[shoal_cli, "admin", "ice", "application", "remove", APPLICATION]]
+
+    def restart_everything(self, timeout: float) -> None:
+        # The grid's own restart: stop it (servers, node, registry), start it with the
+        # descriptor; it returns once every server is Active again.
+        try:
+            run_cli(
+                [str(self.site / "bin" / "shoal"), "admin", "restart", str(self._descriptor)],
+                cwd=self.site,
+                timeout=timeout,
+            )
+        finally:
+            self._adopt_master()
+
     def list_argv(self) -> list[str]:
         return [str(self.site / "bin" / "shoal"), "admin", "ice", "server", "list"]
 
@@ -174,6 +248,11 @@ class ShoalPeer(Peer):
             self._channel.close()
         self._channel = self._stub = None
         return super().cleanup()
+
+
+def _command_seconds(n: int) -> float:
+    """How long `admin start` or `restart` may take with n servers before it counts as hung."""
+    return 120 + 0.2 * n
 
 
 def _children(pid: int) -> list[int]:
