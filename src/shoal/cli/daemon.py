@@ -285,16 +285,19 @@ class Spawned:
     ready_fd: int
 
 
-def node_command(name: str, ready_fd: int, overrides: Sequence[str] = ()) -> list[str]:
-    """The daemon's argv (docs/runtime.md): `python -m shoal node NAME start --foreground ...`."""
+def node_command(site: Site, name: str, ready_fd: int, overrides: Sequence[str] = ()) -> list[str]:
+    """The daemon's argv (docs/runtime.md): `python -m shoal.node --site P --name N ...`.
+
+    Not through the `shoal` command: the daemon's own entry point skips click and the CLI's
+    modules and starts leaner (shoal/node/__main__.py)."""
     return [
         sys.executable,
         "-m",
-        "shoal",
-        "node",
+        "shoal.node",
+        "--site",
+        str(site.prefix),
+        "--name",
         name,
-        "start",
-        "--foreground",
         "--ready-fd",
         str(ready_fd),
         *overrides,
@@ -325,7 +328,7 @@ def spawn_node(
             (os.POSIX_SPAWN_OPEN, 1, str(files.stdout), flags, 0o644),
             (os.POSIX_SPAWN_OPEN, 2, str(files.stderr), flags, 0o644),
         ]
-    argv = node_command(files.name, write_end, overrides)
+    argv = node_command(site, files.name, write_end, overrides)
     try:
         os.set_inheritable(write_end, True)
         pid = os.posix_spawn(

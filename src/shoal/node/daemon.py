@@ -6,13 +6,14 @@ SIGTERM/SIGINT (or Shutdown, or the registry's ShutdownGrid on the master) stop 
 unregister, stop the registry if collocated, remove the pidfile and exit 0.
 
     python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value ...]
+    python -m shoal.node ...    the same, ~4 MiB and ~10 ms leaner (shoal/node/__main__.py)
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -122,7 +123,10 @@ def node_values(data_dir: Path) -> dict[str, str]:
 def run_node(
     site: Site, node_name: str, overrides: Sequence[str] = (), ready_fd: int | None = None
 ) -> int:
-    """Run the node until it is told to stop; the exit status (0 after a clean stop)."""
+    """Run the node until it is told to stop; the exit status (0 after a clean stop).
+
+    The process is expected to exit once this returns: see `_ready_to_exit`.
+    """
     _configure_logging()
     ready = ReadyPipe(ready_fd)
     try:
@@ -137,6 +141,19 @@ def run_node(
         return 1
     finally:
         ready.close()
+        _ready_to_exit()
+
+
+def _ready_to_exit() -> None:
+    """Everything is stopped and closed: make the interpreter's exit cheap.
+
+    At exit CPython runs full garbage collections while it tears the modules down, and each
+    one walks every object the daemon's imports made (grpc, protobuf, asyncio...): 50-100 ms
+    between the cleanup and the process being gone, which `shoal admin stop` waits for.
+    Frozen objects are skipped by those passes (the kernel frees the memory anyway); finalizers
+    of objects still alive at exit were never guaranteed to run.
+    """
+    gc.freeze()
 
 
 def _configure_logging() -> None:
@@ -434,6 +451,8 @@ def _is_shoal_process(pid: int) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`"""
+    import argparse  # here: the CLI runs `run_node` and never needs it
+
     parser = argparse.ArgumentParser(
         prog="python -m shoal.node.daemon", description=__doc__, allow_abbrev=False
     )

@@ -148,7 +148,7 @@ class Supervisor:
             server_id=self.server_id,
             node=self.settings.node_name,
             application=raw.application if raw is not None else "",
-            state=common_pb2.ServerState.Value(_pb_state_name(machine.public_state())),
+            state=_PB_STATE[machine.public_state()],
             pid=machine.pid or 0,
             enabled=machine.enabled,
             disabled_by=_DISABLED_BY[machine.disabled.by if machine.disabled else None],
@@ -178,9 +178,7 @@ class Supervisor:
             status.history.append(
                 common_pb2.StateChange(
                     at=self._timestamp(entry.at),
-                    state=common_pb2.ServerState.Value(
-                        _pb_state_name(lc.public_state(entry.to_state))
-                    ),
+                    state=_PB_STATE[lc.public_state(entry.to_state)],
                     reason=entry.reason,
                 )
             )
@@ -507,6 +505,13 @@ def _pb_state_name(state: lc.PublicState) -> str:
     """`ActivationTimedOut` -> `ACTIVATION_TIMED_OUT` (common.proto's ServerState)."""
     name = state.value
     return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(name)).upper()
+
+
+#: common.proto's ServerState of each public state, built once: status() runs at every change
+#: of every server, and a stop of 50 servers builds ~150 of them with their histories.
+_PB_STATE: dict[lc.PublicState, common_pb2.ServerState] = {
+    state: common_pb2.ServerState.Value(_pb_state_name(state)) for state in lc.PublicState
+}
 
 
 def _signal_argument(sig: str) -> str | int:

@@ -22,8 +22,6 @@ from shoal.descriptor.model import (
     ServerDescription,
     ServerDescriptor,
 )
-from shoal.descriptor.parser import parse_string
-from shoal.descriptor.writer import write_descriptor
 from shoal.errors import (
     AlreadyExistsError,
     ApplicationNotFoundError,
@@ -85,6 +83,11 @@ def build_application(
 
     Raises DescriptorError with every problem. CPU-bound: call it in a thread.
     """
+    # The XML engine (lxml and the parser: ~5 MiB, ~30 ms to load) waits for the first deploy
+    # or recovery: a registry with nothing deployed starts without it.
+    from shoal.descriptor.parser import parse_string
+    from shoal.descriptor.writer import write_descriptor
+
     written = parse_string(
         descriptor_xml, file=source or "<deploy>", targets=targets, base_dir=base_dir
     )

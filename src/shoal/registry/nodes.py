@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -260,7 +260,10 @@ class SessionTable:
     def open(self, info: common_pb2.NodeInfo, link: NodeLink) -> NodeSession:
         """A new session for `info.name`; the caller has dropped any previous one."""
         now = self.clock()
-        session = NodeSession(uuid.uuid4().hex, info, link, started_at=now, last_seen=now)
+        # 128 random bits as 32 hex digits (uuid4().hex's form; the uuid module would load
+        # platform too, for nothing).
+        session_id = os.urandom(16).hex()
+        session = NodeSession(session_id, info, link, started_at=now, last_seen=now)
         self._by_name[session.name] = session
         self._by_id[session.session_id] = session
         self._arm(session)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shoal.errors import NodeUnreachableError, RegistryDatabaseError, ShoalError, TimedOutError
-from shoal.registry.database import DisabledBy, RegistryDatabase
+from shoal.registry.database import DisabledBy, RegistryDatabase, StoredServer
 from shoal.registry.nodes import NodeSession, SessionTable
 from shoal.registry.state import (
     RegistryState,
@@ -171,7 +172,11 @@ class NodeSync:
         server's entry had counted that many reports. Where a report has come since, the reply
         is the older news (the node queues every change it makes for ReportState too): only
         its revision is taken. Without it, they are the node's own reports.
+
+        The database gets each changed server's latest status once, all in one trip to a
+        thread (a node stopping 50 servers reports ~150 changes at once).
         """
+        changed: dict[str, ServerEntry] = {}  # by server id, in order
         for reported in statuses:
             entry = self.state.servers.get(reported.server_id)
             if (
@@ -191,11 +196,9 @@ class NodeSync:
                 entry.reports += 1
             self._keep_user_flag(entry)
             self.hub.server_changed(entry.status)
-            try:
-                await self._persist(entry)
-            except RegistryDatabaseError as error:
-                # Removed by a deploy meanwhile, most likely: the report is moot.
-                log.info("not recording the status of %s: %s", entry.description.id, error)
+            changed[entry.description.id] = entry
+        if changed:
+            await self._persist(list(changed.values()))
 
     @staticmethod
     def _keep_user_flag(entry: ServerEntry) -> None:
@@ -211,17 +214,36 @@ class NodeSync:
                 common_pb2.ServerStatus.USER if not stored.enabled else common_pb2.ServerStatus.NONE
             )
 
-    async def _persist(self, entry: ServerEntry) -> None:
+    async def _persist(self, entries: list[ServerEntry]) -> None:
+        """Write what changed in these servers' statuses (enabled flag, last exit) since the
+        database last heard of them; an entry whose write fails keeps its old `stored`."""
+        plans = [(entry, *self._writes(entry)) for entry in entries]
+        plans = [plan for plan in plans if plan[1]]
+        if not plans:
+            return
+        failures = await asyncio.to_thread(_run_writes, [writes for _, writes, _ in plans])
+        for (entry, _, stored), error in zip(plans, failures, strict=True):
+            if error is None:
+                entry.stored = stored
+            else:
+                # Removed by a deploy meanwhile, most likely: the report is moot.
+                log.info("not recording the status of %s: %s", entry.description.id, error)
+
+    def _writes(self, entry: ServerEntry) -> tuple[list[Callable[[], None]], StoredServer]:
+        """The database calls that bring `entry.stored` up to its status, and the result."""
         status, stored = entry.status, entry.stored
         server_id = entry.description.id
+        database = self.database
+        writes: list[Callable[[], None]] = []
         if status.enabled != stored.enabled:
-            by = None if status.enabled else DisabledBy.FAILURE
-            reason = "" if status.enabled else _failure_reason(status)
-            await asyncio.to_thread(
-                self.database.set_enabled, server_id, status.enabled, by=by, reason=reason
+            enabled = status.enabled
+            by = None if enabled else DisabledBy.FAILURE
+            reason = "" if enabled else _failure_reason(status)
+            writes.append(
+                functools.partial(database.set_enabled, server_id, enabled, by=by, reason=reason)
             )
             stored = dataclasses.replace(
-                stored, enabled=status.enabled, disabled_by=by, disabled_reason=reason
+                stored, enabled=enabled, disabled_by=by, disabled_reason=reason
             )
         if status.HasField("last_exit") and status.last_exit.HasField("at"):
             last_exit = exit_from_pb(status.last_exit)
@@ -231,19 +253,21 @@ class NodeSync:
                 or abs(known.at - last_exit.at) > 1e-6
                 or stored.restart_count != status.restart_count
             ):
-                await asyncio.to_thread(
-                    self.database.record_exit,
-                    server_id,
-                    code=last_exit.code,
-                    signal=last_exit.signal,
-                    description=last_exit.description,
-                    at=last_exit.at,
-                    restart_count=status.restart_count,
+                writes.append(
+                    functools.partial(
+                        database.record_exit,
+                        server_id,
+                        code=last_exit.code,
+                        signal=last_exit.signal,
+                        description=last_exit.description,
+                        at=last_exit.at,
+                        restart_count=status.restart_count,
+                    )
                 )
                 stored = dataclasses.replace(
                     stored, last_exit=last_exit, restart_count=status.restart_count
                 )
-        entry.stored = stored
+        return writes, stored
 
     # ------------------------------------------------------------------ pushes to nodes
 
@@ -363,6 +387,23 @@ class NodeSync:
             if outcome.HasField("status"):
                 statuses.append(outcome.status)
         await self.record(node, statuses, reports_before=reports_before)
+
+
+def _run_writes(
+    batches: list[list[Callable[[], None]]],
+) -> list[RegistryDatabaseError | None]:
+    """Run each server's writes in order (in a thread); per server, the error that stopped
+    them, or None."""
+    failures: list[RegistryDatabaseError | None] = []
+    for writes in batches:
+        try:
+            for write in writes:
+                write()
+        except RegistryDatabaseError as error:
+            failures.append(error)
+        else:
+            failures.append(None)
+    return failures
 
 
 def _reports(entries: Iterable[ServerEntry]) -> dict[str, int]:

@@ -131,12 +131,12 @@ class Daemon:
 async def start_daemon() -> AsyncIterator[Any]:
     started: list[Daemon] = []
 
-    async def start(site: Path, name: str = "node1") -> Daemon:
+    async def start(site: Path, name: str = "node1", module: str = "shoal.node.daemon") -> Daemon:
         read_fd, write_fd = os.pipe()
         err_fd = os.open(site / f"{name}.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "shoal.node.daemon", "--site", str(site), "--name", name,
+                sys.executable, "-m", module, "--site", str(site), "--name", name,
                 "--ready-fd", str(write_fd),
                 pass_fds=(write_fd,), stdin=asyncio.subprocess.DEVNULL,
                 stdout=err_fd, stderr=err_fd,
@@ -202,6 +202,22 @@ async def test_a_node_registers_runs_servers_and_stops_cleanly(
     with pytest.raises(ProcessLookupError):  # stopped with its node, and reaped
         os.kill(server_pid, 0)
     assert grid.registry.reports[-1].state == common_pb2.INACTIVE
+
+
+@pytest.mark.asyncio
+async def test_the_lean_entry_runs_the_daemon_without_loading_openssl(
+    grid: Grid, start_daemon: Any
+) -> None:
+    """`python -m shoal.node`: the same daemon, with asyncio imported while `ssl` is hidden
+    (gRPC brings its own TLS): Python's OpenSSL module is never loaded."""
+    daemon = await start_daemon(grid.site, module="shoal.node")
+    assert await daemon.ready_line() == f"ready {daemon.process.pid}\n"
+    maps = await asyncio.to_thread(Path(f"/proc/{daemon.process.pid}/maps").read_text)
+    assert "cygrpc" in maps  # extension modules do show in the maps
+    assert "/_ssl." not in maps
+    daemon.process.send_signal(signal.SIGTERM)
+    assert await daemon.exit_code() == 0
+    assert grid.registry.unregistered == ["SIGTERM"]
 
 
 @pytest.mark.asyncio

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -261,6 +262,38 @@ def test_close_tells_it_to_exit_killing_nothing(
 
     assert guard.pid is None and pid is not None and not is_alive(pid)
     assert server.all_alive()
+
+
+def test_close_without_pidfd_still_waits_for_the_watchdog(
+    watchdog: Callable[..., Watchdog], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where pidfd_open is refused (old kernel, seccomp), close polls the process instead."""
+    guard = watchdog()
+    pid = guard.pid
+
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "pidfd_open")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    guard.close()
+
+    assert pid is not None and not is_alive(pid)
+
+
+def test_close_kills_a_watchdog_that_does_not_exit_in_time(
+    watchdog: Callable[..., Watchdog],
+) -> None:
+    guard = watchdog()
+    pid = guard.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # it cannot read `exit` any more
+    guard.grace = -4.9  # close waits grace + 5 s: 0.1 s here
+
+    started = time.monotonic()
+    guard.close()
+
+    assert time.monotonic() - started < WAIT
+    assert not is_alive(pid)
 
 
 def test_close_with_kill_is_the_nodes_death(

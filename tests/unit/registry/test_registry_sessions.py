@@ -3,7 +3,9 @@ registration, expiry by timer, and what ReportState records."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from grid_helpers import (
@@ -167,6 +169,59 @@ async def test_reported_exits_and_failure_disables_reach_the_database(tmp_path: 
         assert not registry.state.servers["S2"].status.enabled
         stored2 = registry.database.server("S2")
         assert stored2 is not None and stored2.disabled_by is DisabledBy.USER
+
+
+def _exit_status(server_id: str, code: int, restart_count: int, at: int) -> common_pb2.ServerStatus:
+    status = common_pb2.ServerStatus(
+        server_id=server_id,
+        state=common_pb2.INACTIVE,
+        enabled=True,
+        restart_count=restart_count,
+        last_exit=common_pb2.ExitInfo(code=code, description=f"exited with code {code}"),
+    )
+    status.last_exit.at.FromSeconds(at)
+    return status
+
+
+@pytest.mark.asyncio
+async def test_a_batch_of_reports_stores_each_servers_latest_status_in_one_thread_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node stopping many servers reports every change in one ReportState: the database
+    gets the newest status of each server, written from one trip to a worker thread."""
+    site = make_site(tmp_path)
+    async with running_registry(site) as registry, fake_node("node1") as node:
+        await deploy(registry)
+        await node.register(registry)
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
+        trips: list[str] = []
+        to_thread = asyncio.to_thread
+
+        async def counting(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+            trips.append(getattr(function, "__name__", repr(function)))
+            return await to_thread(function, *args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", counting)
+        disabled = common_pb2.ServerStatus(
+            server_id="S2", enabled=False, disabled_by=common_pb2.ServerStatus.FAILURE
+        )
+        await node.report(
+            registry,
+            _exit_status("S1", 1, 1, 1_700_000_000),
+            disabled,
+            _exit_status("S1", 2, 2, 1_700_000_010),
+        )
+        assert trips == ["_run_writes"]
+        assert registry.database is not None
+        first = registry.database.server("S1")
+        assert first is not None and first.last_exit is not None
+        assert (first.last_exit.code, first.restart_count) == (2, 2)
+        second = registry.database.server("S2")
+        assert second is not None
+        assert (second.enabled, second.disabled_by) == (False, DisabledBy.FAILURE)
+        # Nothing new to store: no trip at all.
+        await node.report(registry, _exit_status("S1", 2, 2, 1_700_000_010))
+        assert trips == ["_run_writes"]
 
 
 @pytest.mark.asyncio
