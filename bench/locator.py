@@ -1,22 +1,56 @@
-"""The locator scenario: FindAdapterById lookups against a running Shoal grid, closed loop.
+"""The locator scenario: uncached FindAdapterById lookups in closed loops, and the first call to an
+on-demand server, against Shoal (examples/hello) and IceGrid (a Python Ice greeter).
 
-Each client has its own gRPC channel and asks again as soon as it has its answer, for a bounded
-duration; one client, then several at once. Figures: lookups per second (all clients together)
-and the p50/p99 latency of one lookup, measured in this process with timing.clock.
+Lookups: each client is a thread with its own connection (a gRPC channel and the sync stub; an
+Ice communicator and its default Locator proxy) that asks again as soon as it has its answer,
+for a bounded duration; one client, then several at once, all in one process. Figures: lookups
+per second (all clients together) and the p50/p99 latency of one lookup. Shoal's clients run
+here; IceGrid's in peers/icegrid_locator.py under Debian's python3, whose loop repeats
+`closed_loops` (keep the two alike).
+
+First call: a fresh client's first call on an adapter of an `on-demand` server that does not
+run, until its reply; the lookup starts the server. A different server each sample, so each is
+a true first call (Shoal: examples/hello's greeter, `Greet`; IceGrid: the Python Ice greeter,
+`ice_ping`).
+
+Floor: the same Shoal client loop against a bare grpc.aio Locator with no Shoal code (a constant
+answer, in its own process: `python -m bench.locator floor`), to show what gRPC alone costs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
+import grpc
 import grpc.aio
 
+from bench.peers.icegrid import DEBIAN_PYTHON, LOCATOR_DRIVER
+from bench.peers.shoal import ShoalPeer
+from bench.procs import run_cli
 from bench.timing import BenchError, clock
+from shoal.client import SyncClient
+from shoal.errors import ShoalError
 from shoal.rpc import locator_pb2, locator_pb2_grpc
 
 #: Lookups before the clock starts (connection set-up, first-call paths).
 WARMUP_LOOKUPS = 50
+#: The greeter that runs (`always`) on both grids, and its adapter.
+HELLO_ADAPTER = "HelloServer.Hello"
+REPO = Path(__file__).resolve().parents[1]
+HELLO_DIR = REPO / "examples" / "hello"
+
+#: Makes one client's lookup: entered in the client's thread, it opens the client's own
+#: connection and yields the call that does one lookup; leaving closes the connection.
+Connect = Callable[[], contextlib.AbstractContextManager[Callable[[], object]]]
 
 
 @dataclass(frozen=True)
@@ -40,77 +74,213 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-class _Barrier:
-    """Every client warms up, then all start measuring at once, until the same end."""
+def closed_loops(
+    connect: Connect, clients: int, seconds: float, warmup: int = WARMUP_LOOKUPS
+) -> LookupFigures:
+    """`clients` threads, each with its own connection: `warmup` untimed lookups each, then all
+    start at once and ask again as soon as answered, until the same end."""
+    start_line = threading.Barrier(clients + 1, timeout=60)
+    window: list[float] = []  # [start, end], set between the two waits at the start line
 
-    def __init__(self, clients: int) -> None:
-        self.waiting = clients
-        self.warm = asyncio.Event()
-        self.go = asyncio.Event()
-        self.end = 0.0
+    def client() -> list[float]:
+        try:
+            with connect() as lookup:
+                for _ in range(warmup):
+                    lookup()
+                start_line.wait()
+                start_line.wait()
+                end, mine = window[1], list[float]()
+                while True:
+                    began = clock()
+                    if began >= end:
+                        return mine
+                    lookup()
+                    mine.append(clock() - began)
+        except BaseException:
+            start_line.abort()  # the others stop waiting; the first error is raised below
+            raise
 
-    def arrived(self) -> None:
-        self.waiting -= 1
-        if not self.waiting:
-            self.warm.set()
-
-
-async def _client(
-    address: str, adapter_id: str, expected: str, barrier: _Barrier, latencies: list[float]
-) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
-        request = locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id)
-        for _ in range(WARMUP_LOOKUPS):
-            await stub.FindAdapterById(request, timeout=5)
-        barrier.arrived()
-        await barrier.go.wait()
-        end = barrier.end
-        while True:
-            start = clock()
-            if start >= end:
-                return
-            reply = await stub.FindAdapterById(request, timeout=5)
-            latencies.append(clock() - start)
-            if reply.endpoints != expected:
-                raise BenchError(f"lookup of {adapter_id} answered {reply.endpoints!r}")
-
-
-async def _run(address: str, adapter_id: str, clients: int, duration: float) -> LookupFigures:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
-        first = await stub.FindAdapterById(
-            locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id), timeout=5
-        )
-    barrier = _Barrier(clients)
-    latencies: list[float] = []
-    tasks = [
-        asyncio.create_task(_client(address, adapter_id, first.endpoints, barrier, latencies))
-        for _ in range(clients)
-    ]
-    everything = asyncio.gather(*tasks)
-    try:
-        await asyncio.wait_for(barrier.warm.wait(), timeout=30)
+    with ThreadPoolExecutor(clients) as pool:
+        running = [pool.submit(client) for _ in range(clients)]
         start = clock()
-        barrier.end = start + duration
-        barrier.go.set()
-        await asyncio.wait_for(everything, timeout=duration + 30)
-    finally:
-        everything.cancel()
+        with contextlib.suppress(threading.BrokenBarrierError):  # a client failed
+            start_line.wait()
+            start = clock()
+            window[:] = [start, start + seconds]
+            start_line.wait()
     elapsed = clock() - start
-    ordered = sorted(latencies)
+    failures = [error for future in running if (error := future.exception()) is not None]
+    if failures:
+        real = [f for f in failures if not isinstance(f, threading.BrokenBarrierError)]
+        raise (real or failures)[0]
+    ordered = sorted(x for future in running for x in future.result())
     return LookupFigures(
         clients, len(ordered), elapsed, percentile(ordered, 0.50), percentile(ordered, 0.99)
     )
 
 
-def find_adapter_lookups(
-    address: str, adapter_id: str, clients: int, duration: float
-) -> LookupFigures:
-    """`clients` closed-loop clients asking FindAdapterById(adapter_id) for `duration` s.
+# --------------------------------------------------------------------------------- Shoal
 
-    All clients run on this process's one event loop (as one multi-threaded caller would
-    not): with 4 clients the figure is the registry's throughput under concurrent callers,
-    bounded by this process too on a small machine, which the report says.
-    """
-    return asyncio.run(_run(address, adapter_id, clients, duration))
+
+def shoal_lookups(address: str, adapter_id: str, clients: int, seconds: float) -> LookupFigures:
+    """Locator.FindAdapterById(adapter_id) from `clients` threads, gRPC's sync stub each."""
+    with grpc.insecure_channel(address) as channel:
+        stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
+        request = locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id)
+        expected = stub.FindAdapterById(request, timeout=5).endpoints
+
+    @contextlib.contextmanager
+    def connect() -> Iterator[Callable[[], object]]:
+        with grpc.insecure_channel(address) as channel:
+            find = locator_pb2_grpc.LocatorStub(channel).FindAdapterById  # type: ignore[no-untyped-call]
+
+            def lookup() -> None:
+                reply = find(request, timeout=5)
+                if reply.endpoints != expected:
+                    raise BenchError(f"lookup of {adapter_id} answered {reply.endpoints!r}")
+
+            yield lookup
+
+    return closed_loops(connect, clients, seconds)
+
+
+def on_demand_ids(count: int) -> list[str]:
+    return [f"HelloOnDemand-{i}" for i in range(count)]
+
+
+def deploy_shoal_on_demand(peer: ShoalPeer, server_ids: list[str]) -> None:
+    """Deploy examples/hello's greeter again as each of `server_ids`, `on-demand`, in one more
+    application on the running grid of `peer.start_hello()`."""
+    servers = "\n".join(
+        f'<server id="{server_id}" exe="${{PYTHON}}" activation="on-demand">'
+        f"<option>{HELLO_DIR}/server.py</option>"
+        '<adapter name="Hello" endpoints="tcp -h 127.0.0.1"/></server>'
+        for server_id in server_ids
+    )
+    descriptor = peer.site / "etc" / "grid" / "on-demand.xml"
+    descriptor.write_text(
+        '<icegrid><application name="HelloOnDemand"><node name="master">\n'
+        f"{servers}\n</node></application></icegrid>\n"
+    )
+    shoal = str(peer.site / "bin" / "shoal")
+    run_cli([shoal, "admin", "deploy", str(descriptor)], cwd=peer.site, timeout=60)
+
+
+def shoal_first_call(address: str, server_id: str) -> float:
+    """Seconds from a fresh shoal.client's first Greet on `server_id`'s adapter until the
+    answer: the locator starts the server and answers once it registered its endpoints."""
+    host, port = address.rsplit(":", 1)
+    locator = f"IceGrid/Locator:tcp -h {host} -p {port}"
+    with SyncClient({"Ice.Default.Locator": locator}) as client:
+        start = clock()
+        try:
+            answer = client.call(f"greeter@{server_id}.Hello", "/hello.Greeter/Greet", b"bench")
+        except ShoalError as error:
+            raise BenchError(f"first call to {server_id}: {error}") from error
+        seconds = clock() - start
+    if answer != b"Hello, bench!":
+        raise BenchError(f"{server_id} answered {answer!r}")
+    return seconds
+
+
+# --------------------------------------------------------------------------------- IceGrid
+
+
+def _driver(*args: str, timeout: float) -> str:
+    argv = [DEBIAN_PYTHON, str(LOCATOR_DRIVER), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise BenchError(f"{LOCATOR_DRIVER.name} {args[0]}: {done.stderr.strip()[-300:]}")
+    return done.stdout
+
+
+def icegrid_lookups(config: Path, adapter_id: str, clients: int, seconds: float) -> LookupFigures:
+    """IceGrid's Locator.findAdapterById(adapter_id) from `clients` threads (the driver)."""
+    out = _driver(
+        "lookups",
+        str(config),
+        adapter_id,
+        str(clients),
+        str(seconds),
+        str(WARMUP_LOOKUPS),
+        timeout=seconds + 90,
+    )
+    try:
+        found = json.loads(out)
+        return LookupFigures(
+            clients, found["lookups"], found["seconds"], found["p50"], found["p99"]
+        )
+    except (ValueError, KeyError) as exc:
+        raise BenchError(f"{LOCATOR_DRIVER.name} lookups printed {out!r}") from exc
+
+
+def icegrid_first_call(config: Path, server_id: str) -> float:
+    """Seconds from a fresh communicator's first ice_ping on `server_id`'s greeter until the
+    answer: IceGrid's locator activates the server and answers once it registered."""
+    out = _driver("first-call", str(config), f"greeter@{server_id}.Hello", timeout=90)
+    try:
+        return float(out)
+    except ValueError as exc:
+        raise BenchError(f"{LOCATOR_DRIVER.name} first-call printed {out!r}") from exc
+
+
+# --------------------------------------------------------------------------------- floor
+
+_FLOOR_ENDPOINTS = "tcp -h 127.0.0.1 -p 10000"
+
+
+class _ConstantLocator(locator_pb2_grpc.LocatorServicer):
+    """FindAdapterById answered with a constant, shaped as the registry's answer."""
+
+    async def FindAdapterById(
+        self, request: locator_pb2.FindAdapterByIdRequest, context: object
+    ) -> locator_pb2.FindAdapterByIdReply:
+        replica = locator_pb2.ReplicaEndpoints(
+            adapter_id=request.adapter_id, endpoints=_FLOOR_ENDPOINTS
+        )
+        return locator_pb2.FindAdapterByIdReply(endpoints=_FLOOR_ENDPOINTS, replicas=[replica])
+
+
+async def _serve_floor() -> None:
+    server = grpc.aio.server()
+    locator_pb2_grpc.add_LocatorServicer_to_server(_ConstantLocator(), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+
+
+@contextlib.contextmanager
+def floor_server() -> Iterator[str]:
+    """A bare grpc.aio Locator in a process of its own, as the registry is; its address."""
+    argv = [sys.executable, "-m", "bench.locator", "floor"]
+    with subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            port = process.stdout.readline().strip()
+            if not port.isdigit():
+                raise BenchError(f"the floor server did not start: {port!r}")
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.kill()
+
+
+__all__ = [
+    "HELLO_ADAPTER",
+    "WARMUP_LOOKUPS",
+    "LookupFigures",
+    "closed_loops",
+    "deploy_shoal_on_demand",
+    "floor_server",
+    "icegrid_first_call",
+    "icegrid_lookups",
+    "on_demand_ids",
+    "shoal_first_call",
+    "shoal_lookups",
+]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["floor"]:
+    asyncio.run(_serve_floor())

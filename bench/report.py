@@ -32,8 +32,7 @@ class Figure:
     shoal_text: str | None = None
 
 
-#: The locator figures: IceGrid's locator is measured later; supervisord has none.
-_LOCATOR_PEERS = ("not measured", "n/a (no locator)")
+#: The locator figures (Shoal and IceGrid; supervisord has no locator).
 LOCATOR_CLIENTS = (1, 4)
 
 
@@ -42,15 +41,23 @@ def locator_figures() -> list[Figure]:
     for clients in LOCATOR_CLIENTS:
         what = f"locator FindAdapterById, {clients} client{'s' if clients > 1 else ''}"
         found += [
-            Figure(f"locator_rate_{clients}", f"{what}: lookups/s", "/s", peer_text=_LOCATOR_PEERS),
-            Figure(
-                f"locator_p50_{clients}", f"{what}: p50 latency", "ms", peer_text=_LOCATOR_PEERS
-            ),
-            Figure(
-                f"locator_p99_{clients}", f"{what}: p99 latency", "ms", peer_text=_LOCATOR_PEERS
-            ),
+            Figure(f"locator_rate_{clients}", f"{what}: lookups/s", "/s"),
+            Figure(f"locator_p50_{clients}", f"{what}: p50 latency", "ms"),
+            Figure(f"locator_p99_{clients}", f"{what}: p99 latency", "ms"),
         ]
+    found += [
+        Figure(
+            "locator_floor_1",
+            "floor: the 1-client lookups against a bare grpc.aio Locator (no Shoal code)",
+            "/s",
+            peers=False,
+        ),
+        Figure("locator_first_call", "first call to an on-demand server, until its reply", "ms"),
+    ]
     return found
+
+
+LOCATOR_KEYS = tuple(figure.key for figure in locator_figures())
 
 
 #: The scale scenario's server count (full mode, or --scale).
@@ -124,6 +131,13 @@ TARGETS = [
     Target("CLI ≤ 0.6x supervisorctl", "cli", SUPERVISORD, 0.6),
     Target("memory with N ≤ 1.2x supervisord (master RSS)", "rss", SUPERVISORD, 1.2),
     Target("idle node < 1% of a core", "idle_cpu", None, 1.0),
+    Target(
+        "locator lookups/s, 1 client ≥ 0.5x IceGrid",
+        "locator_rate_1",
+        ICEGRID,
+        0.5,
+        higher_is_better=True,
+    ),
 ]
 
 

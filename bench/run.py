@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -239,24 +240,67 @@ def idle_window(peers: list[Peer], results: Results) -> None:
             peer.cleanup()
 
 
-def locator_run(results: Results, seconds: float) -> None:
-    """examples/hello on a fresh Shoal grid; FindAdapterById in closed loops, 1 then 4 clients."""
-    peer = ShoalPeer()
-    try:
-        address, adapter_id = peer.start_hello()
+def locator_run(results: Results, seconds: float, icegrid: IceGridPeer | None) -> None:
+    """Lookups in closed loops (1, then 4 clients) and first calls to on-demand servers (one
+    per run): Shoal running examples/hello, then IceGrid running a Python Ice greeter."""
+    on_demand = locator.on_demand_ids(results.repeats)
+    for key in report.LOCATOR_KEYS:
+        results.not_measured[key, report.SUPERVISORD] = "n/a (no locator)"
+    shoal = ShoalPeer()
+
+    def measure_shoal() -> None:
+        address, adapter_id = shoal.start_hello()
+        locator.deploy_shoal_on_demand(shoal, on_demand)
         for clients in report.LOCATOR_CLIENTS:
-            log(f"locator: {clients} client(s), {seconds:g} s of FindAdapterById({adapter_id})")
-            found = locator.find_adapter_lookups(address, adapter_id, clients, seconds)
-            results.add(f"locator_rate_{clients}", report.SHOAL, found.per_second)
-            results.add(f"locator_p50_{clients}", report.SHOAL, found.p50)
-            results.add(f"locator_p99_{clients}", report.SHOAL, found.p99)
-    except (BenchError, RuntimeError, OSError, grpc.RpcError) as exc:
-        results.errors.append(f"locator: {exc}")
-        log(f"  locator: ERROR {exc}")
+            log(f"locator: Shoal, {clients} client(s), {seconds:g} s of lookups")
+            found = locator.shoal_lookups(address, adapter_id, clients, seconds)
+            _add_lookups(results, report.SHOAL, found)
+        with locator.floor_server() as floor:
+            log(f"locator: floor (bare grpc.aio), 1 client, {seconds:g} s of lookups")
+            found = locator.shoal_lookups(floor, locator.HELLO_ADAPTER, 1, seconds)
+            results.add("locator_floor_1", report.SHOAL, found.per_second)
+        for server_id in on_demand:
+            first = locator.shoal_first_call(address, server_id)
+            results.add("locator_first_call", report.SHOAL, first)
+
+    _locator_on(shoal, measure_shoal, results)
+    if icegrid is None:
+        return
+
+    def measure_icegrid() -> None:
+        config = icegrid.start_hello(on_demand)
+        for clients in report.LOCATOR_CLIENTS:
+            log(f"locator: IceGrid, {clients} client(s), {seconds:g} s of lookups")
+            found = locator.icegrid_lookups(config, locator.HELLO_ADAPTER, clients, seconds)
+            _add_lookups(results, report.ICEGRID, found)
+        for server_id in on_demand:
+            first = locator.icegrid_first_call(config, server_id)
+            results.add("locator_first_call", report.ICEGRID, first)
+
+    _locator_on(icegrid, measure_icegrid, results)
+
+
+def _add_lookups(results: Results, column: str, found: locator.LookupFigures) -> None:
+    results.add(f"locator_rate_{found.clients}", column, found.per_second)
+    results.add(f"locator_p50_{found.clients}", column, found.p50)
+    results.add(f"locator_p99_{found.clients}", column, found.p99)
+
+
+def _locator_on(peer: Peer, measure: Callable[[], None], results: Results) -> None:
+    """Run one peer's locator measurements; record what fails; stop it and clean up."""
+    try:
+        measure()
+        _stop_and_wait(peer)
+    except PeerSkipped as exc:
+        for key in report.LOCATOR_KEYS:
+            results.not_measured[key, peer.column] = f"skipped: {exc}"
+    except (BenchError, RuntimeError, OSError, grpc.RpcError, subprocess.TimeoutExpired) as exc:
+        results.errors.append(f"locator, {peer.column}: {exc}")
+        log(f"  locator, {peer.column}: ERROR {exc}")
     finally:
         leftovers = peer.cleanup()
         if leftovers:
-            results.errors.append(f"locator: killed {len(leftovers)} leftover pids")
+            results.errors.append(f"locator, {peer.column}: killed {len(leftovers)} leftover pids")
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -277,11 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     results.notes.append(compile_sources())
     results.notes.extend(_scenario_notes(args))
     results.notes.append(
-        f"Locator: examples/hello on a fresh Shoal grid; FindAdapterById of its greeter's"
-        f" adapter in closed loops of {args.lookups:g} s (after {locator.WARMUP_LOOKUPS} untimed"
-        " lookups per client), 1 client then 4 concurrent clients on one asyncio loop in the"
-        " benchmark process, one gRPC channel each; lookups/s over all clients, latency"
-        " percentiles of single lookups. IceGrid's locator: not measured yet."
+        f"Locator: FindAdapterById of a greeter's adapter (Shoal: examples/hello on a fresh grid;"
+        " IceGrid: a Python Ice greeter, bench/peers/icegrid_locator.py) in closed loops of"
+        f" {args.lookups:g} s after {locator.WARMUP_LOOKUPS} untimed lookups per client, 1 client"
+        " then 4 concurrent ones, each a thread with its own connection in one client process:"
+        " Shoal the sync gRPC stub in the benchmark process, IceGrid its Locator proxy through"
+        " python3-zeroc-ice under Debian's /usr/bin/python3; lookups/s over all clients,"
+        " latency percentiles of single lookups. First call: a fresh client's first call on an"
+        " adapter of an `on-demand` server not running (a different one each sample) until its"
+        " reply: Shoal shoal.client's SyncClient.call of the greeter's Greet, IceGrid ice_ping"
+        " on its greeter, both greeters Python programs."
     )
     results.notes.append(
         f"Polling: every {POLL_INTERVAL * 1000:g} ms, bounded; the idle window runs the three "
@@ -300,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.add(key, report.SHOAL, *scenarios.cli_round_trips(floor_argv, 1))
         idle_window(peers, results)
         if any(p.column == report.SHOAL for p in peers):
-            locator_run(results, args.lookups)
+            icegrid = next((p for p in peers if isinstance(p, IceGridPeer)), None)
+            locator_run(results, args.lookups, icegrid)
         if args.scale:
             scale_run(peers, results)
         else:

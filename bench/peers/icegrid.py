@@ -29,6 +29,8 @@ PACKAGES = ("zeroc-icegrid", "zeroc-ice-utils")
 PYTHON_PACKAGE = "python3-zeroc-ice"
 DEBIAN_PYTHON = "/usr/bin/python3"
 STATE_CALLS_DRIVER = Path(__file__).with_name("icegrid_state_calls.py")
+#: The locator scenario's greeter (`serve`) and lookup driver, run by DEBIAN_PYTHON.
+LOCATOR_DRIVER = Path(__file__).with_name("icegrid_locator.py")
 INSTANCE_NAME = "ShoalBench"
 CLIENT_PORT = 24071 + PORT_OFFSET
 NODE_NAME = "bench"
@@ -54,6 +56,14 @@ Ice.Default.Locator={instance}/Locator:tcp -h 127.0.0.1 -p {port}
 IceGridAdmin.Username=bench
 IceGridAdmin.Password=bench
 """
+
+# The locator scenario's greeters: Python Ice programs with one adapter. As root, the node runs
+# servers as `nobody` unless told otherwise; Shoal's run as the node's user: so do these.
+_HELLO_SERVER = """\
+<server id="{server_id}" exe="{python}" activation="{activation}"{user}>
+  <option>{driver}</option><option>serve</option>
+  <adapter name="Hello" endpoints="tcp -h 127.0.0.1"/>
+</server>"""
 
 # `server state X` prints e.g. "active (pid = 17460, enabled)" or "activating (enabled)".
 _STATE = re.compile(r"^(\w+)(?: \(pid = (\d+))?")
@@ -120,8 +130,8 @@ class IceGridPeer(Peer):
             raise BenchError(f"icegridadmin {commands[0]}...: {done.stderr.strip()}")
         return done.stdout.splitlines()
 
-    def start(self, n: int) -> float:
-        self.n = n
+    def _prepare(self, node_config: str = "") -> Path:
+        """A fresh workdir with the node's and the client's configs (`node_config` added)."""
         workdir = self._fresh_workdir()
         for sub in ("registry", "node", "log"):
             (workdir / sub).mkdir()
@@ -129,10 +139,16 @@ class IceGridPeer(Peer):
             _NODE_CONFIG.format(
                 instance=INSTANCE_NAME, port=CLIENT_PORT, dir=workdir, node=NODE_NAME
             )
+            + node_config
         )
         (workdir / "client.cfg").write_text(
             _CLIENT_CONFIG.format(instance=INSTANCE_NAME, port=CLIENT_PORT)
         )
+        return workdir
+
+    def start(self, n: int) -> float:
+        self.n = n
+        workdir = self._prepare()
         app = workdir / "app.xml"
         app.write_text(
             descriptor_xml(
@@ -154,6 +170,37 @@ class IceGridPeer(Peer):
 
         seen, _ = poll_until(all_active, 60 + 0.1 * n, "IceGrid: all servers active")
         return seen - start
+
+    def start_hello(self, on_demand: list[str]) -> Path:
+        """icegridnode running the Python Ice greeter of icegrid_locator.py as server
+        `HelloServer` (`always`, adapter `HelloServer.Hello`) and deploying the same greeter
+        `on-demand` as each server of `on_demand`, for the locator scenario; returns the client
+        config (Ice.Default.Locator) for icegrid_locator.py."""
+        if self.state_calls_skipped is not None:  # no Ice for Python: no greeter, no driver
+            raise PeerSkipped(self.state_calls_skipped)
+        as_root = os.geteuid() == 0
+        workdir = self._prepare("IceGrid.Node.AllowRunningServersAsRoot=1\n" if as_root else "")
+        servers = [("HelloServer", "always")] + [(sid, "on-demand") for sid in on_demand]
+        body = "\n".join(
+            _HELLO_SERVER.format(
+                server_id=server_id,
+                python=DEBIAN_PYTHON,
+                activation=activation,
+                user=' user="root"' if as_root else "",
+                driver=LOCATOR_DRIVER,
+            )
+            for server_id, activation in servers
+        )
+        app = workdir / "hello.xml"
+        app.write_text(
+            f'<icegrid><application name="Hello"><node name="{NODE_NAME}">\n{body}\n'
+            "</node></application></icegrid>\n"
+        )
+        self._launch_node()
+        poll_until(_port_open, 30, "icegridnode: registry listening")
+        self._admin(f"application add '{app}'")
+        poll_until(lambda: self.status("HelloServer").active, 60, "IceGrid: HelloServer active")
+        return workdir / "client.cfg"
 
     def _launch_node(self) -> None:
         """Start icegridnode (with its registry) on the workdir, in its own session."""

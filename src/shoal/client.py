@@ -20,6 +20,7 @@ the proxy and the endpoint. Channels are made per endpoint set, reused, and clos
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 import time
@@ -59,6 +60,14 @@ CACHE_FOREVER = -1
 _LOCATOR_TIMEOUT = 10.0
 _CALL_TIMEOUT = 30.0
 _locator_stub: Callable[[grpc.aio.Channel], Any] = locator_pb2_grpc.LocatorStub
+#: Distinct locator answers whose parsed endpoints are kept: a grid has few, asked again and again.
+_PARSED_ANSWERS = 256
+
+
+@functools.lru_cache(maxsize=_PARSED_ANSWERS)
+def _parse_answer(endpoints: str) -> tuple[Endpoint, ...]:
+    """The locator's answer parsed, once per distinct answer (Endpoint values are frozen)."""
+    return parse_endpoints(endpoints)
 
 
 # --------------------------------------------------------------------------------- the cache
@@ -141,10 +150,16 @@ class Client:
                 key="Ice.Default.Locator",
                 hint="e.g. IceGrid/Locator:tcp -h 127.0.0.1 -p 4061",
             )
+        #: Who lookups ask, as their errors name it.
+        self._locator_peer = (
+            Peer.registry(format_endpoints(self._locator.endpoints)) if self._locator else None
+        )
         self._cache = _LocationCache(
             properties.get_int("Ice.Default.LocatorCacheTimeout", CACHE_FOREVER)
         )
-        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._channels: dict[tuple[Endpoint, ...], grpc.aio.Channel] = {}
+        #: The Locator stub on the locator's channel, made on the first lookup.
+        self._locator_stub: Any = None
         self._closed = False
 
     @classmethod
@@ -260,6 +275,7 @@ class Client:
     async def close(self) -> None:
         """Close every channel this client made."""
         self._closed = True
+        self._locator_stub = None
         channels, self._channels = list(self._channels.values()), {}
         await asyncio.gather(*(channel.close() for channel in channels))
 
@@ -322,7 +338,7 @@ class Client:
                     ("adapter", location.adapter_id), _Location(location.endpoints), now
                 )
         try:
-            endpoints = parse_endpoints(location.endpoints)
+            endpoints = _parse_answer(location.endpoints)
         except EndpointParseError as exc:
             raise ShoalError(f"the locator gave `{proxy}' bad endpoints: {exc}") from exc
         if not endpoints:
@@ -337,9 +353,10 @@ class Client:
                 hint="use the site's etc/shoal.config or etc/internal.cfg, or give the "
                 "proxy's endpoints (`Identity:tcp -h HOST -p PORT`)",
             )
-        address = format_endpoints(self._locator.endpoints)
-        stub = _locator_stub(self._channel_to(self._locator.endpoints))
-        with translate_errors(Peer.registry(address)):
+        stub = self._locator_stub
+        if stub is None:
+            stub = self._locator_stub = _locator_stub(self._channel_to(self._locator.endpoints))
+        with translate_errors(self._locator_peer):
             if proxy.adapter_id is not None:
                 adapter = await stub.FindAdapterById(
                     locator_pb2.FindAdapterByIdRequest(adapter_id=proxy.adapter_id),
@@ -357,16 +374,16 @@ class Client:
         the first tcp or ssl endpoint of the set."""
         if self._closed:
             raise ShoalError("the client is closed")
-        key = format_endpoints(endpoints)
-        channel = self._channels.get(key)
+        channel = self._channels.get(endpoints)
         if channel is None:
             usable = [e for e in endpoints if e.transport in ("tcp", "ssl", "default")]
             if not usable:
                 raise ConfigError(
-                    f"no tcp or ssl endpoint in `{key}'", hint="Shoal speaks tcp and ssl"
+                    f"no tcp or ssl endpoint in `{format_endpoints(endpoints)}'",
+                    hint="Shoal speaks tcp and ssl",
                 )
             channel = make_channel(usable[0], max_message_bytes=self._max_bytes, tls=self._tls)
-            self._channels[key] = channel
+            self._channels[endpoints] = channel
         return channel
 
 

@@ -18,6 +18,7 @@ lookups wait for it, and the replica-group policies of `replicas.py`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 import grpc.aio
 
-from shoal.config.endpoints import Proxy, ProxyParseError, parse_identity
+from shoal.config.endpoints import Identity, Proxy, ProxyParseError, parse_identity
 from shoal.descriptor.model import Activation, Adapter, ReplicaGroup
 from shoal.errors import (
     AdapterNotFoundError,
@@ -38,6 +39,7 @@ from shoal.errors import (
 )
 from shoal.registry import replicas
 from shoal.registry.nodes import NodeSession
+from shoal.registry.objects import DynamicAdapter
 from shoal.registry.settings import REPLICA_NAME
 from shoal.registry.state import RegistryState, ServerEntry
 from shoal.rpc import admin_pb2, common_pb2, locator_pb2, locator_pb2_grpc
@@ -68,21 +70,35 @@ def adapter_infos(
 ) -> list[admin_pb2.AdapterInfo]:
     """Every adapter: deployed ones (endpoints once their server registered them), then ids
     servers registered without declaring them, kept only with dynamic registration. Sorted."""
+    found = _collect(state, dynamic_registration=dynamic_registration)
+    return [found[key] for key in sorted(found)]
+
+
+def _collect(
+    state: RegistryState, *, dynamic_registration: bool, only: str | None = None
+) -> dict[str, admin_pb2.AdapterInfo]:
+    """The adapters by id, as `adapter_infos` lists them; with `only`, that one id alone (a
+    lookup: the same rules, one AdapterInfo made instead of one per adapter of the grid)."""
     found: dict[str, admin_pb2.AdapterInfo] = {}
     for server_id, entry in state.servers.items():
         description = entry.description
-        services = description.services or ()
-        for adapter in (*description.adapters, *(a for s in services for a in s.adapters)):
-            found[adapter.id] = admin_pb2.AdapterInfo(
-                adapter_id=adapter.id,
-                server_id=server_id,
-                node=description.node,
-                replica_group=adapter.replica_group,
-            )
-    for server_id, entry in state.servers.items():
+        for adapter in _adapters(entry):
+            if only is None or adapter.id == only:
+                found[adapter.id] = admin_pb2.AdapterInfo(
+                    adapter_id=adapter.id,
+                    server_id=server_id,
+                    node=description.node,
+                    replica_group=adapter.replica_group,
+                )
+    holders: Iterable[tuple[str, ServerEntry]] = state.servers.items()
+    if only is not None and only in found:  # declared: only its server's status can say
+        holders = [(found[only].server_id, state.servers[found[only].server_id])]
+    for server_id, entry in holders:
         if entry.status.state not in _LIVE:
             continue
         for registered in entry.status.adapters:
+            if only is not None and registered.adapter_id != only:
+                continue
             info = found.get(registered.adapter_id)
             if info is None:
                 if not dynamic_registration:
@@ -98,7 +114,10 @@ def adapter_infos(
             info.endpoints = registered.endpoints
     # Programs that are no server registered these (LocatorRegistry): a declared adapter's
     # only while its server does not run (check_settable), then an undeclared id.
-    for dynamic in state.dynamic.adapters.values():
+    dynamic_adapters: Iterable[DynamicAdapter] = state.dynamic.adapters.values()
+    if only is not None:
+        dynamic_adapters = [state.dynamic.adapters[only]] if only in state.dynamic.adapters else []
+    for dynamic in dynamic_adapters:
         info = found.get(dynamic.adapter_id)
         if info is None:
             info = found[dynamic.adapter_id] = admin_pb2.AdapterInfo(
@@ -106,7 +125,7 @@ def adapter_infos(
             )
         if not info.endpoints:
             info.endpoints = dynamic.endpoints
-    return [found[key] for key in sorted(found)]
+    return found
 
 
 def check_settable(state: RegistryState, adapter_id: str, *, dynamic_registration: bool) -> None:
@@ -142,9 +161,10 @@ def find_adapter(
 ) -> admin_pb2.AdapterInfo:
     """The adapter `adapter_id` (its endpoints empty while not registered); NOT_FOUND_ADAPTER
     when no server declares or registered it."""
-    for info in adapter_infos(state, dynamic_registration=dynamic_registration):
-        if info.adapter_id == adapter_id:
-            return info
+    found = _collect(state, dynamic_registration=dynamic_registration, only=adapter_id)
+    info = found.get(adapter_id)
+    if info is not None:
+        return info
     raise AdapterNotFoundError(
         f"adapter `{adapter_id}' does not exist",
         "`shoal admin ice adapter list` shows the adapters deployed",
@@ -203,20 +223,18 @@ def find_object(state: RegistryState, identity: str) -> tuple[str, str]:
     `object add` naming an adapter: (its type, the id of the adapter or replica group that
     holds it). An added object with a direct proxy: (its type, "")."""
     try:
-        wanted = parse_identity(identity)
+        wanted = _identity(identity)
     except ProxyParseError as exc:
         raise InvalidArgumentError(f"bad identity `{identity}': {exc}") from exc
     for entry in state.servers.values():
-        description = entry.description
-        services = description.services or ()
-        for adapter in (*description.adapters, *(a for s in services for a in s.adapters)):
+        for adapter in _adapters(entry):
             for declared in adapter.objects:
-                if parse_identity(declared.identity) == wanted:
+                if _identity(declared.identity) == wanted:
                     return declared.type, adapter.id
     for deployed in state.applications.values():
         for group in deployed.expanded.replica_groups:
             for declared in group.objects:
-                if parse_identity(declared.identity) == wanted:
+                if _identity(declared.identity) == wanted:
                     return declared.type, group.id
     added = state.dynamic.objects.get(wanted)
     if added is not None:
@@ -523,7 +541,16 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         await self.record(node, [status])
 
 
+@functools.lru_cache(maxsize=4096)
+def _identity(text: str) -> Identity:
+    """parse_identity, once per distinct text: a lookup compares the identity asked with every
+    declared one, and those are few and asked again and again (Identity values are frozen)."""
+    return parse_identity(text)
+
+
 def _adapters(entry: ServerEntry) -> Iterable[Adapter]:
+    """The adapters a server declares: its own, then its IceBox services' (cheap when none)."""
     description = entry.description
-    services = description.services or ()
-    return (*description.adapters, *(a for s in services for a in s.adapters))
+    if not description.services:
+        return description.adapters
+    return (*description.adapters, *(a for s in description.services for a in s.adapters))
