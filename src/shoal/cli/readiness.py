@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -41,8 +42,10 @@ def state_name(state: int) -> str:
 _DIGITS = re.compile(r"(\d+)")
 
 
+@functools.lru_cache(maxsize=65536)
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders numbers inside names by value: S-2 before S-10."""
+    """Sort key that orders numbers inside names by value: S-2 before S-10 (kept per name:
+    a wait sorts the same thousand names again and again)."""
     return tuple(
         (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part
     )
@@ -165,8 +168,20 @@ class Readiness:
 
     @property
     def settled(self) -> bool:
-        """Every server on an up node is active or failed (needs the first snapshot)."""
-        return self.snapshot_seen and not self.waiting
+        """Every server on an up node is active or failed (needs the first snapshot).
+
+        Asked after every batch of changes: one pass, no sorting, and it stops at the first
+        server still on its way (`waiting`'s rule, without building the list)."""
+        if not self.snapshot_seen:
+            return False
+        for status in self.servers.values():
+            if status.activation != "always" or status.node not in self.nodes_up:
+                continue
+            if status.state == ACTIVE and status.server_id not in self.flapped:
+                continue
+            if failure_reason(status) is None:
+                return False
+        return True
 
     def grace_left(self, grace: float, now: float) -> float:
         """Seconds until every active server is older than `grace` (0 when all are).
@@ -177,7 +192,11 @@ class Readiness:
         node's `started_at`; a clock ahead of ours cannot stretch the wait beyond `grace`.
         """
         left = 0.0
-        for status in self.active:
+        for status in self.servers.values():
+            if status.activation != "always" or status.node not in self.nodes_up:
+                continue
+            if status.state != ACTIVE or status.server_id in self.flapped:
+                continue
             if status.HasField("started_at"):
                 started = status.started_at.seconds + status.started_at.nanos / 1e9
                 left = max(left, min(grace, started + grace - now))
@@ -188,6 +207,10 @@ def _new_failure(before: common_pb2.ServerStatus | None, after: common_pb2.Serve
     if not after.HasField("last_exit") or not after.last_exit.failure:
         return False
     return before is None or before.last_exit != after.last_exit
+
+
+#: Seconds between two redraws of a wait's progress (changes come by the thousand).
+_DISPLAY_INTERVAL = 0.1
 
 
 async def watch_until_ready(
@@ -214,6 +237,7 @@ async def watch_until_ready(
             replies.put_nowait(exc)
 
     pumping = asyncio.create_task(pump())
+    shown = -_DISPLAY_INTERVAL
     try:
         async with asyncio.timeout(seconds):
             while True:
@@ -221,15 +245,28 @@ async def watch_until_ready(
                 if wait is not None and wait <= 0:
                     return True
                 try:
-                    item = await asyncio.wait_for(replies.get(), wait)
+                    batch = [await asyncio.wait_for(replies.get(), wait)]
                 except TimeoutError:
                     continue  # the grace passed: settled, unless something changed
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    return readiness.settled  # the registry ended the stream
-                readiness.feed(item)
-                on_change(readiness)
+                # Whatever else has arrived is taken too, before anything looks at the whole:
+                # settled, the display and the grace walk every server (a start of 1000
+                # servers brings thousands of changes, and a watcher that falls behind by
+                # more than the registry buffers loses its stream).
+                while not replies.empty():
+                    batch.append(replies.get_nowait())
+                for item in batch:
+                    if isinstance(item, BaseException):
+                        raise item
+                    if item is None:
+                        on_change(readiness)
+                        return readiness.settled  # the registry ended the stream
+                    readiness.feed(item)
+                # The display walks every server: ten times a second is enough for eyes, and
+                # the last state is always shown (settled, or the grace window to watch).
+                now = time.monotonic()
+                if now >= shown + _DISPLAY_INTERVAL or readiness.settled:
+                    on_change(readiness)
+                    shown = now
     except TimeoutError:
         return False
     finally:

@@ -114,24 +114,49 @@ class ConfigWriter(ServerHook):
     def __init__(self, node_name: str, generated: Mapping[str, str]) -> None:
         self.node_name = node_name
         self.generated = dict(generated)  # e.g. Ice.Default.Locator, for every server
+        #: What this node last wrote at each path, and the file's identity right after.
+        self._written: dict[Path, tuple[str, _FileId]] = {}
 
     async def prestart(self, launch: Launch) -> None:
         text = config_text(launch.server, self.generated, self.node_name)
-        # Small files, but directory creation and the rename touch the disk: off the loop.
-        await asyncio.to_thread(_write_config, launch.config_path, launch.data_dir, text)
-        launch.env["SHOAL_CONFIG"] = str(launch.config_path)
+        path = launch.config_path
+        if not self._still_written(path, launch.data_dir, text):
+            # Small files, but directory creation and the rename touch the disk: off the loop.
+            written = await asyncio.to_thread(_write_config, path, launch.data_dir, text)
+            self._written[path] = (text, written)
+        launch.env["SHOAL_CONFIG"] = str(path)
+
+    def _still_written(self, path: Path, data_dir: Path, text: str) -> bool:
+        """A restart after a crash: the file this node wrote, with this text, is untouched
+        (same inode, time and size) and the data directory is there: nothing to write, and
+        the restart skips a round trip to a worker thread."""
+        last = self._written.get(path)
+        if last is None or last[0] != text:
+            return False
+        try:
+            return _file_id(os.stat(path)) == last[1] and os.path.isdir(data_dir)
+        except OSError:
+            return False
 
     async def reconfigure(self, launch: Launch) -> None:
         # Atomic (a rename), so the live process re-reading it sees the old file or the new.
         await self.prestart(launch)
 
 
-def _write_config(path: Path, data_dir: Path, text: str) -> None:
+_FileId = tuple[int, int, int]  # inode, mtime in ns, size
+
+
+def _file_id(stat: os.stat_result) -> _FileId:
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _write_config(path: Path, data_dir: Path, text: str) -> _FileId:
     path.parent.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)  # a server starting now reads the old file or the new, whole
+    return _file_id(os.stat(path))
 
 
 def config_text(server: ServerDescription, generated: Mapping[str, str], node_name: str) -> str:

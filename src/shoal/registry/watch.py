@@ -1,5 +1,12 @@
-"""The fan-out behind Admin.WatchServers: every status change goes to each watcher's own bounded
-queue as it happens; nobody polls. A watcher that falls too far behind is dropped, told why."""
+"""The fan-out behind Admin.WatchServers: every status change goes to each watcher as it
+happens; nobody polls.
+
+A watcher's pending events are coalesced: a server (or node) with a change still waiting keeps
+only its latest status, in its first place in line. A watcher wants states, not a transcript
+(each ServerStatus carries its own history), so one that reads slower than a start of 1000
+servers changes (thousands of events in a second) is never more than one entry per server
+behind. Only a stuck client, with more than QUEUE_LIMIT different servers waiting, is dropped,
+told why."""
 
 from __future__ import annotations
 
@@ -15,9 +22,9 @@ __all__ = ["QUEUE_LIMIT", "StatusHub", "WatchFilter", "Watcher"]
 
 log = logging.getLogger("shoal.registry")
 
-#: Events a watcher may have waiting before it is dropped. A status display reads them at once;
-#: only a stuck client gets this far behind.
-QUEUE_LIMIT = 1024
+#: Different servers and nodes a watcher may have changes waiting for before it is dropped
+#: (repeated changes of one server take one place).
+QUEUE_LIMIT = 65536
 
 
 @dataclass(frozen=True)
@@ -43,29 +50,50 @@ class WatchFilter:
         return not self.node or node == self.node
 
 
+_Key = tuple[str, str]  # ("server", id) or ("node", name): what an event is about
+
+
 @dataclass(eq=False)
 class Watcher:
-    """One WatchServers stream: its filter and its queue (None in the queue ends the stream)."""
+    """One WatchServers stream: its filter and its pending events, one per server or node."""
 
     filter: WatchFilter
-    queue: asyncio.Queue[admin_pb2.WatchServersReply | None] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
-    )
+    _pending: dict[_Key, admin_pb2.WatchServersReply] = field(default_factory=dict)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _ended: bool = False
     overflowed: bool = False
 
+    def put(self, key: _Key, event: admin_pb2.WatchServersReply) -> bool:
+        """Queue `event`, replacing a waiting one about the same thing; False when full."""
+        if key not in self._pending and len(self._pending) >= QUEUE_LIMIT:
+            return False
+        self._pending[key] = event  # a key already waiting keeps its place
+        self._wakeup.set()
+        return True
+
+    def end(self) -> None:
+        """No more events: the stream ends once the waiting ones are read (none if dropped)."""
+        if self.overflowed:
+            self._pending.clear()  # a dropped watcher does not need what it missed
+        self._ended = True
+        self._wakeup.set()
+
     async def events(self) -> AsyncIterator[admin_pb2.WatchServersReply]:
-        """The queued events until the hub closes, or raise BusyError if this watcher fell
-        behind (the client watches again and gets a fresh snapshot)."""
+        """The events until the hub closes, or raise BusyError if this watcher fell behind
+        (the client watches again and gets a fresh snapshot)."""
         while True:
-            event = await self.queue.get()
-            if event is None:
+            while self._pending:
+                key = next(iter(self._pending))
+                yield self._pending.pop(key)
+            if self._ended:
                 if self.overflowed:
                     raise BusyError(
-                        f"this watch fell more than {QUEUE_LIMIT} changes behind and was dropped",
+                        f"this watch fell more than {QUEUE_LIMIT} servers behind and was dropped",
                         "watch again: the new stream starts with a fresh snapshot",
                     )
                 return
-            yield event
+            self._wakeup.clear()
+            await self._wakeup.wait()
 
 
 class StatusHub:
@@ -97,40 +125,36 @@ class StatusHub:
                 for w in self._watchers
                 if w.filter.matches(copy.server_id, copy.application, copy.node)
             ),
+            ("server", copy.server_id),
             admin_pb2.WatchServersReply(changed=copy),
         )
 
     def server_removed(self, server_id: str, application: str, node: str) -> None:
         self._publish(
             (w for w in self._watchers if w.filter.matches(server_id, application, node)),
+            ("server", server_id),
             admin_pb2.WatchServersReply(removed=server_id),
         )
 
     def node_changed(self, node: common_pb2.NodeStatus) -> None:
         self._publish(
             (w for w in self._watchers if w.filter.matches_node(node.info.name)),
+            ("node", node.info.name),
             admin_pb2.WatchServersReply(node=node),
         )
 
     def close(self) -> None:
         """End every stream (the registry is stopping)."""
         for watcher in list(self._watchers):
-            _end(watcher)
+            watcher.end()
         self._watchers.clear()
 
-    def _publish(self, watchers: Iterable[Watcher], event: admin_pb2.WatchServersReply) -> None:
+    def _publish(
+        self, watchers: Iterable[Watcher], key: _Key, event: admin_pb2.WatchServersReply
+    ) -> None:
         for watcher in list(watchers):
-            try:
-                watcher.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                log.warning("dropping a WatchServers stream %d events behind", QUEUE_LIMIT)
+            if not watcher.put(key, event):
+                log.warning("dropping a WatchServers stream %d servers behind", QUEUE_LIMIT)
                 watcher.overflowed = True
                 self._watchers.discard(watcher)
-                _end(watcher)
-
-
-def _end(watcher: Watcher) -> None:
-    # Make room for the end marker: a dropped watcher does not need what it missed.
-    while watcher.queue.full():
-        watcher.queue.get_nowait()
-    watcher.queue.put_nowait(None)
+                watcher.end()

@@ -93,3 +93,24 @@ def test_the_writer_creates_config_and_data_directories(tmp_path: Path) -> None:
     assert launch.data_dir.is_dir()
     assert load_file(launch.config_path).as_dict()["K"] == "v"
     assert launch.env["SHOAL_CONFIG"] == str(launch.config_path)
+
+
+def test_a_restart_keeps_the_untouched_file_and_rewrites_a_changed_or_lost_one(
+    tmp_path: Path,
+) -> None:
+    writer = ConfigWriter("node1", {})
+    server_dir = tmp_path / "servers" / "S-1"
+
+    def start(server: ServerDescription) -> Path:
+        launch = Launch(server, config_path=server_dir / "config" / "config", data_dir=server_dir)
+        asyncio.run(writer.prestart(launch))
+        return launch.config_path
+
+    path = start(_server((("K", "v"),)))
+    inode = path.stat().st_ino
+    assert start(_server((("K", "v"),))).stat().st_ino == inode  # the crash-restart path
+    assert load_file(start(_server((("K", "w"),)))).as_dict()["K"] == "w"  # a new description
+    path.write_text("K=edited by hand\n")
+    assert load_file(start(_server((("K", "w"),)))).as_dict()["K"] == "w"  # touched: rewritten
+    path.unlink()
+    assert load_file(start(_server((("K", "w"),)))).as_dict()["K"] == "w"  # lost: rewritten
