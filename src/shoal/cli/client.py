@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
 
@@ -22,9 +22,12 @@ from shoal.config.endpoints import Endpoint, format_endpoints
 from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties
 from shoal.config.site import Site
 from shoal.errors import UnreachableError
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
 from shoal.rpc.channels import TlsConfig, make_channel, message_size_max_bytes
 from shoal.rpc.errors import Peer, translate_errors
+
+if TYPE_CHECKING:
+    from shoal.rpc import internal_pb2
 
 __all__ = ["AdminApi", "AdminClient", "RegistryTarget", "ping_node_directly"]
 
@@ -343,6 +346,9 @@ async def ping_node_directly(
     endpoint: Endpoint, name: str, target: RegistryTarget
 ) -> internal_pb2.PingReply:
     """Node.Ping at a node's own endpoint (needs a fixed port), bypassing the registry."""
+    # The node's internal API only here: every other command talks to the registry alone.
+    from shoal.rpc import internal_pb2, internal_pb2_grpc
+
     channel = make_channel(endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls)
     try:
         with _clean_errors(Peer.node(name, format_endpoints((endpoint,)))):
