@@ -159,7 +159,7 @@ class Client:
         )
         self._channels: dict[tuple[Endpoint, ...], grpc.aio.Channel] = {}
         #: The Locator stub on the locator's channel, made on the first lookup.
-        self._locator_stub: Any = None
+        self._locator_rpc: Any = None
         self._closed = False
 
     @classmethod
@@ -275,7 +275,7 @@ class Client:
     async def close(self) -> None:
         """Close every channel this client made."""
         self._closed = True
-        self._locator_stub = None
+        self._locator_rpc = None
         channels, self._channels = list(self._channels.values()), {}
         await asyncio.gather(*(channel.close() for channel in channels))
 
@@ -353,9 +353,9 @@ class Client:
                 hint="use the site's etc/shoal.config or etc/internal.cfg, or give the "
                 "proxy's endpoints (`Identity:tcp -h HOST -p PORT`)",
             )
-        stub = self._locator_stub
+        stub = self._locator_rpc
         if stub is None:
-            stub = self._locator_stub = _locator_stub(self._channel_to(self._locator.endpoints))
+            stub = self._locator_rpc = _locator_stub(self._channel_to(self._locator.endpoints))
         with translate_errors(self._locator_peer):
             if proxy.adapter_id is not None:
                 adapter = await stub.FindAdapterById(

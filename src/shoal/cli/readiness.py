@@ -211,6 +211,9 @@ def _new_failure(before: common_pb2.ServerStatus | None, after: common_pb2.Serve
 
 #: Seconds between two redraws of a wait's progress (changes come by the thousand).
 _DISPLAY_INTERVAL = 0.1
+#: Watched beyond the start-up grace: the node's word of an exit at the very end of the window
+#: (a failure during activation) still has to reach the registry and then us.
+_GRACE_MARGIN = 0.1
 
 
 async def watch_until_ready(
@@ -237,36 +240,42 @@ async def watch_until_ready(
             replies.put_nowait(exc)
 
     pumping = asyncio.create_task(pump())
-    shown = -_DISPLAY_INTERVAL
+    window = grace + _GRACE_MARGIN if grace > 0 else 0.0
+    shown, stale = -_DISPLAY_INTERVAL, False  # last redraw; changes fed since then
     try:
         async with asyncio.timeout(seconds):
             while True:
-                wait = readiness.grace_left(grace, time.time()) if readiness.settled else None
+                # The display walks every server: ten times a second is enough for eyes.
+                now = time.monotonic()
+                if stale and now >= shown + _DISPLAY_INTERVAL:
+                    on_change(readiness)
+                    shown, stale = now, False
+                wait = readiness.grace_left(window, time.time()) if readiness.settled else None
                 if wait is not None and wait <= 0:
+                    if stale:
+                        on_change(readiness)
                     return True
+                if stale:  # wake up for the redraw still owed, changes or not
+                    owed = shown + _DISPLAY_INTERVAL - now
+                    wait = owed if wait is None else min(wait, owed)
                 try:
-                    batch = [await asyncio.wait_for(replies.get(), wait)]
+                    async with asyncio.timeout(wait):
+                        batch = [await replies.get()]
                 except TimeoutError:
-                    continue  # the grace passed: settled, unless something changed
+                    continue  # a redraw is due, or the grace passed: look again
                 # Whatever else has arrived is taken too, before anything looks at the whole:
                 # settled, the display and the grace walk every server (a start of 1000
-                # servers brings thousands of changes, and a watcher that falls behind by
-                # more than the registry buffers loses its stream).
+                # servers brings thousands of changes in a few seconds).
                 while not replies.empty():
                     batch.append(replies.get_nowait())
                 for item in batch:
                     if isinstance(item, BaseException):
                         raise item
-                    if item is None:
+                    if item is None:  # the registry ended the stream
                         on_change(readiness)
-                        return readiness.settled  # the registry ended the stream
+                        return readiness.settled and not readiness.grace_left(window, time.time())
                     readiness.feed(item)
-                # The display walks every server: ten times a second is enough for eyes, and
-                # the last state is always shown (settled, or the grace window to watch).
-                now = time.monotonic()
-                if now >= shown + _DISPLAY_INTERVAL or readiness.settled:
-                    on_change(readiness)
-                    shown = now
+                stale = True
     except TimeoutError:
         return False
     finally:

@@ -164,9 +164,11 @@ def start_grid(
             spawned = spawn_node(site, grid.master, detached=not foreground)
             try:
                 client = closing.enter_context(grid.client())
-            except ShoalError as error:
+            except BaseException as error:  # Ctrl-C while grpc loads too: the master runs on
                 os.close(spawned.ready_fd)
-                raise _with_grid_left_running(error, spawned.pid) from error
+                if isinstance(error, ShoalError):
+                    raise _with_grid_left_running(error, spawned.pid) from error
+                raise
             launched = wait_ready(
                 site, grid.master, spawned, deadline.left(), detached=not foreground
             )

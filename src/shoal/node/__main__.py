@@ -9,13 +9,14 @@ imported first with `ssl` hidden (asyncio then has no TLS streams: `ssl=` in
 
 import sys
 
-if "asyncio" not in sys.modules and "ssl" not in sys.modules:
-    sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl raises ImportError
-    try:
-        import asyncio  # noqa: F401
-    finally:
-        del sys.modules["ssl"]
+if __name__ == "__main__":
+    if "asyncio" not in sys.modules and "ssl" not in sys.modules:
+        sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl raises ImportError
+        try:
+            import asyncio  # noqa: F401
+        finally:
+            del sys.modules["ssl"]
 
-from shoal.node.daemon import main
+    from shoal.node.daemon import main
 
-sys.exit(main())
+    sys.exit(main())

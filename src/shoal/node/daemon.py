@@ -451,7 +451,7 @@ def _is_shoal_process(pid: int) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`"""
-    import argparse  # here: the CLI runs `run_node` and never needs it
+    import argparse  # here: `shoal node NAME start --foreground` calls run_node directly
 
     parser = argparse.ArgumentParser(
         prog="python -m shoal.node.daemon", description=__doc__, allow_abbrev=False

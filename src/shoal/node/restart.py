@@ -128,7 +128,7 @@ class RestartPolicy:
     # An exit this soon after the spawn is a failure during activation even when the server
     # was already Active (a program with no adapters is Active once it runs, as in IceGrid):
     # shoal.node.startup_grace_ms, supervisord's startsecs without the wait before Active.
-    startup_grace: float = 0.0
+    startup_grace: float = 0.0  # the pure policy's own default; nodes pass their setting
 
     def __post_init__(self) -> None:
         if self.backoff_base < 0 or self.backoff_cap < self.backoff_base:
@@ -137,7 +137,10 @@ class RestartPolicy:
                 " need 0 <= base <= cap"
             )
         if self.startup_grace < 0:
-            raise ConfigError(f"start-up grace {self.startup_grace} s: must not be negative")
+            raise ConfigError(
+                f"shoal.node.startup_grace_ms is negative ({self.startup_grace * 1000:g})",
+                hint="use 0 or more milliseconds (default 250)",
+            )
         if self.crash_window <= 0 or self.stable_after < 0:
             raise ConfigError("the crash window must be positive, stable-after not negative")
         if self.crash_loop_limit < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -58,10 +59,14 @@ class Watcher:
     """One WatchServers stream: its filter and its pending events, one per server or node."""
 
     filter: WatchFilter
-    _pending: dict[_Key, admin_pb2.WatchServersReply] = field(default_factory=dict)
-    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    _ended: bool = False
-    overflowed: bool = False
+    # An OrderedDict: popitem(last=False) takes the oldest in constant time (a plain dict's
+    # next(iter()) walks past the deleted slots: quadratic over a long queue).
+    _pending: OrderedDict[_Key, admin_pb2.WatchServersReply] = field(
+        default_factory=OrderedDict, init=False
+    )
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _ended: bool = field(default=False, init=False)
+    overflowed: bool = field(default=False, init=False)
 
     def put(self, key: _Key, event: admin_pb2.WatchServersReply) -> bool:
         """Queue `event`, replacing a waiting one about the same thing; False when full."""
@@ -83,8 +88,7 @@ class Watcher:
         (the client watches again and gets a fresh snapshot)."""
         while True:
             while self._pending:
-                key = next(iter(self._pending))
-                yield self._pending.pop(key)
+                yield self._pending.popitem(last=False)[1]
             if self._ended:
                 if self.overflowed:
                     raise BusyError(

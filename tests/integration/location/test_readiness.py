@@ -94,5 +94,5 @@ async def test_a_dynamic_port_is_ready_once_its_process_registers() -> None:
     assert registrations.current("S", 0) == ()
 
 
-def test_a_server_without_adapters_needs_only_the_grace() -> None:
+def test_a_server_without_adapters_is_ready_at_once() -> None:
     assert AdapterReadiness(AdapterRegistrations()).check(server(), PROCESS) is None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from shoal.cli.readiness import Readiness
+from shoal.cli.readiness import Readiness, watch_until_ready
+from shoal.errors import UnreachableError
 from shoal.rpc import admin_pb2, common_pb2
 
 
@@ -130,3 +135,84 @@ def test_a_node_clock_ahead_of_ours_stretches_the_grace_no_further() -> None:
     readiness = Readiness("App", nodes_up={"master"})
     readiness.feed(snapshot(status("A", common_pb2.ACTIVE, pid=7, started_at=500.0)))
     assert readiness.grace_left(0.25, now=100.0) == 0.25
+
+
+# ---------------------------------------------------------------- watch_until_ready, scripted
+
+
+class ScriptedApi:
+    """The two calls a wait makes, answering from a script: no registry, no sockets."""
+
+    def __init__(self, *replies: admin_pb2.WatchServersReply | Exception) -> None:
+        self.replies = replies
+
+    async def node_list(self) -> list[common_pb2.NodeStatus]:
+        return [common_pb2.NodeStatus(info=common_pb2.NodeInfo(name="master"), up=True)]
+
+    async def watch_servers(
+        self, request: admin_pb2.WatchServersRequest
+    ) -> AsyncIterator[admin_pb2.WatchServersReply]:
+        for reply in self.replies:
+            if isinstance(reply, Exception):
+                raise reply
+            yield reply
+        await asyncio.Event().wait()  # the stream stays open, as the registry's does
+
+
+def watch(api: ScriptedApi, grace: float, seconds: float = 30.0) -> tuple[bool, Readiness, int]:
+    readiness = Readiness("App")
+    shown: list[int] = []
+    settled = asyncio.run(
+        watch_until_ready(
+            api,  # type: ignore[arg-type]
+            readiness,
+            seconds,
+            lambda r: shown.append(len(r.servers)),
+            grace,
+        )
+    )
+    return settled, readiness, len(shown)
+
+
+def changed(status: common_pb2.ServerStatus) -> admin_pb2.WatchServersReply:
+    return admin_pb2.WatchServersReply(changed=status)
+
+
+def test_a_server_that_dies_within_the_grace_is_reported_though_it_was_active() -> None:
+    now = time.time()
+    dead = status("A", common_pb2.INACTIVE, enabled=False, by=common_pb2.ServerStatus.FAILURE)
+    dead.last_exit.CopyFrom(common_pb2.ExitInfo(code=1, failure=True, description="exit 1"))
+    api = ScriptedApi(
+        snapshot(status("A", common_pb2.ACTIVE, pid=7, started_at=now)), changed(dead)
+    )
+    settled, readiness, _ = watch(api, grace=0.25)
+    assert settled
+    assert readiness.failures(settled) == {"A": "disabled after failing; last exit: exit 1"}
+
+
+def test_the_wait_ends_once_the_grace_has_passed_for_every_server() -> None:
+    started = time.time()
+    api = ScriptedApi(snapshot(status("A", common_pb2.ACTIVE, pid=7, started_at=started)))
+    settled, readiness, shown = watch(api, grace=0.2)
+    assert settled and [s.server_id for s in readiness.active] == ["A"]
+    assert time.time() - started >= 0.2
+    assert shown >= 1  # the last state is shown
+
+
+def test_thousands_of_changes_are_taken_in_batches_and_drawn_a_few_times() -> None:
+    servers = [status(f"S-{i}", common_pb2.ACTIVATING) for i in range(1000)]
+    actives = [changed(status(f"S-{i}", common_pb2.ACTIVE, pid=i + 1)) for i in range(1000)]
+    settled, readiness, shown = watch(ScriptedApi(snapshot(*servers), *actives), grace=0.0)
+    assert settled and len(readiness.active) == 1000
+    assert shown < 50
+
+
+def test_a_broken_stream_is_the_callers_error() -> None:
+    api = ScriptedApi(snapshot(status("A", common_pb2.ACTIVATING)), UnreachableError("gone"))
+    with pytest.raises(UnreachableError):
+        watch(api, grace=0.0)
+
+
+def test_time_running_out_is_not_settled() -> None:
+    settled, _, _ = watch(ScriptedApi(snapshot(status("A", common_pb2.ACTIVATING))), 0.0, 0.2)
+    assert not settled
