@@ -214,13 +214,15 @@ class RestartTracker:
                 if during_activation
                 else f"failed ({exit.description})"
             )
-            return Decision(
-                RestartAction.DISABLE,
-                0.0,
-                f"{why}; disabled on failure"
-                f" (IceGrid.Node.DisableOnFailure={_seconds(policy.disable_on_failure)})",
-                reenable_at,
-            )
+            if policy.disable_on_failure == 0:
+                # IceGrid's rule for `always` servers, not the setting (0 means never).
+                rule = "not restarted: an `always` server that fails while it starts is disabled"
+            else:
+                rule = (
+                    "disabled on failure (IceGrid.Node.DisableOnFailure="
+                    f"{_seconds(policy.disable_on_failure)})"
+                )
+            return Decision(RestartAction.DISABLE, 0.0, f"{why}; {rule}", reenable_at)
         if streak > policy.crash_loop_limit:
             return Decision(
                 RestartAction.DISABLE,
