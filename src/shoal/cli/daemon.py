@@ -279,17 +279,46 @@ def read_ready(
 
 @dataclass(frozen=True)
 class Spawned:
-    """A daemon just started: its pid, and the read end of its ready pipe (caller closes)."""
+    """A daemon just started: its pid, and the read end of its ready pipe (caller closes).
+
+    `hold_fd`: spawned held (`spawn_node(hold=True)`), the write end of its hold pipe: the
+    daemon has imported its code and waits there, before it touches anything, for `release`.
+    """
 
     pid: int
     ready_fd: int
+    hold_fd: int | None = None
 
 
-def node_command(site: Site, name: str, ready_fd: int, overrides: Sequence[str] = ()) -> list[str]:
+#: What a held daemon reads on its hold pipe to go on; anything else (EOF) makes it exit 0.
+GO = b"go\n"
+
+
+def release(spawned: Spawned, go: bool) -> None:
+    """Let a held daemon go on, or (go=False) have it exit at once having done nothing."""
+    if spawned.hold_fd is None:
+        return
+    try:
+        if go:
+            os.write(spawned.hold_fd, GO)
+    except BrokenPipeError:
+        pass  # it died while loading: its ready pipe tells how (read_ready)
+    finally:
+        os.close(spawned.hold_fd)
+
+
+def node_command(
+    site: Site,
+    name: str,
+    ready_fd: int,
+    overrides: Sequence[str] = (),
+    hold_fd: int | None = None,
+) -> list[str]:
     """The daemon's argv (docs/runtime.md): `python -m shoal.node --site P --name N ...`.
 
     Not through the `shoal` command: the daemon's own entry point skips click and the CLI's
     modules and starts leaner (shoal/node/__main__.py)."""
+    held = ["--hold-fd", str(hold_fd)] if hold_fd is not None else []
     return [
         sys.executable,
         "-m",
@@ -300,6 +329,7 @@ def node_command(site: Site, name: str, ready_fd: int, overrides: Sequence[str] 
         name,
         "--ready-fd",
         str(ready_fd),
+        *held,
         *overrides,
     ]
 
@@ -311,12 +341,18 @@ def spawn_node(
     *,
     detached: bool = True,
     environ: Mapping[str, str] | None = None,
+    hold: bool = False,
 ) -> Spawned:
     """Start `files.name`'s daemon. Detached: new session, stdin /dev/null, output appended to
     Ice.StdOut / Ice.StdErr; attached (`--foreground`): it shares our terminal and session.
+
+    `hold`: the daemon loads its code (the longest part of its start, ~0.2 s), then waits for
+    `release` before it reads a config, writes a pidfile or opens a port: the caller checks
+    its input meanwhile, and an input that is refused starts nothing.
     """
     environment = dict(os.environ if environ is None else environ)
     environment["SHOAL_HOME"] = str(site.prefix)
+    hold_read, hold_write = os.pipe() if hold else (None, None)
     read_end, write_end = os.pipe()
     actions: list[tuple[int, int, str, int, int] | tuple[int, int]] = []
     if detached:
@@ -328,9 +364,11 @@ def spawn_node(
             (os.POSIX_SPAWN_OPEN, 1, str(files.stdout), flags, 0o644),
             (os.POSIX_SPAWN_OPEN, 2, str(files.stderr), flags, 0o644),
         ]
-    argv = node_command(site, files.name, write_end, overrides)
+    argv = node_command(site, files.name, write_end, overrides, hold_read)
     try:
         os.set_inheritable(write_end, True)
+        if hold_read is not None:
+            os.set_inheritable(hold_read, True)
         pid = os.posix_spawn(
             argv[0],
             argv,
@@ -340,10 +378,14 @@ def spawn_node(
         )
     except OSError:
         os.close(read_end)
+        if hold_write is not None:
+            os.close(hold_write)
         raise
     finally:
         os.close(write_end)
-    return Spawned(pid=pid, ready_fd=read_end)
+        if hold_read is not None:
+            os.close(hold_read)
+    return Spawned(pid=pid, ready_fd=read_end, hold_fd=hold_write)
 
 
 def child_exit_status(pid: int) -> int | None:

@@ -17,9 +17,11 @@ import click
 from shoal.cli.context import CliContext
 from shoal.cli.daemon import (
     NodeFiles,
+    Spawned,
     child_exit_status,
     exit_status_text,
     live_pid,
+    release,
     spawn_node,
     wait_for_exit,
 )
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from shoal.cli.client import AdminClient
 
 DEFAULT_WAIT_SECONDS = 300.0
+#: How long a held master that was called off may take to exit (it does nothing but exit).
+_CALL_OFF_SECONDS = 5.0
 
 
 def _refuse_if_running(grid: Grid) -> None:
@@ -59,6 +63,14 @@ def _refuse_if_running(grid: Grid) -> None:
         "`shoal admin status` shows it; `shoal admin deploy` applies descriptor changes; "
         "`shoal admin restart` restarts it",
     )
+
+
+def _call_off(spawned: Spawned) -> None:
+    """The descriptor is refused: the held master exits having done nothing; reap it."""
+    release(spawned, go=False)
+    os.close(spawned.ready_fd)
+    if wait_for_exit(spawned.pid, _CALL_OFF_SECONDS):
+        child_exit_status(spawned.pid)
 
 
 def _with_grid_left_running(error: ShoalError, pid: int) -> ShoalError:
@@ -155,13 +167,18 @@ def start_grid(
         # The lock tells `waitup` and `stop` that a grid is coming up; held until deployed.
         with grid.starting():
             _refuse_if_running(grid)
-            # Validate before starting anything: an invalid descriptor starts nothing.
-            request, application = build_request(
-                split_words(words, lambda: site.default_descriptor), site
-            )
             deadline = Deadline(wait)
-            # The master starts while this process loads grpc for its client: both at once.
-            spawned = spawn_node(site, grid.master, detached=not foreground)
+            # The master loads its code while this process checks the descriptor and loads
+            # grpc, all at once; held, it starts nothing before the descriptor is valid.
+            spawned = spawn_node(site, grid.master, detached=not foreground, hold=True)
+            try:
+                request, application = build_request(
+                    split_words(words, lambda: site.default_descriptor), site
+                )
+            except BaseException:
+                _call_off(spawned)
+                raise
+            release(spawned, go=True)
             try:
                 client = closing.enter_context(grid.client())
             except BaseException as error:  # Ctrl-C while grpc loads too: the master runs on

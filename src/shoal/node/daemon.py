@@ -449,6 +449,23 @@ def _is_shoal_process(pid: int) -> bool:
     return b"shoal" in cmdline
 
 
+def _released(hold_fd: int) -> bool:
+    """Block until the starter writes `go` (True) or closes the pipe without it (False).
+
+    `shoal admin start` spawns the master held, so that its code loads while the CLI checks
+    the descriptor; the master does nothing visible before it is let go (cli/daemon.py)."""
+    received = b""
+    try:
+        while not received.endswith(b"\n"):
+            chunk = os.read(hold_fd, 16)
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        os.close(hold_fd)
+    return received == b"go\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`"""
     import argparse  # here: `shoal node NAME start --foreground` calls run_node directly
@@ -459,10 +476,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--site", required=True, help="the site's prefix (SHOAL_HOME)")
     parser.add_argument("--name", required=True, help="the node's name (master for the master)")
     parser.add_argument("--ready-fd", type=int, default=None, help="the ready pipe's descriptor")
+    parser.add_argument(
+        "--hold-fd", type=int, default=None, help="wait for `go` on this pipe before starting"
+    )
     arguments, overrides = parser.parse_known_args(argv)
     for override in overrides:
         if not override.startswith("--"):
             parser.error(f"unexpected argument {override!r} (properties are --Key=Value)")
+    if arguments.hold_fd is not None and not _released(arguments.hold_fd):
+        # The starter refused its input: nothing was read, written or opened, nothing to tear
+        # down (and the starter waits for this process to be gone).
+        os._exit(0)
     site = Site(Path(os.path.realpath(arguments.site)))
     return run_node(site, arguments.name, overrides, arguments.ready_fd)
 

@@ -261,3 +261,42 @@ async def test_a_node_waits_for_its_registry_and_registers_when_it_appears(
     daemon.process.send_signal(signal.SIGTERM)
     assert await daemon.exit_code() == 0
     assert await daemon.ready.read() == b""  # nothing was reported: not registered
+
+
+@pytest.mark.asyncio
+async def test_a_held_node_starts_only_when_let_go(grid: Grid) -> None:
+    """`--hold-fd`: the daemon loads its code, then waits; closed without `go`, it exits 0
+    having written nothing (`admin start` with a refused descriptor); with `go`, it starts."""
+
+    async def held(go: bool) -> tuple[int | None, bytes, asyncio.subprocess.Process]:
+        hold_read, hold_write = os.pipe()
+        ready_read, ready_write = os.pipe()
+        err_fd = os.open(grid.site / "held.err", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "shoal.node", "--site", str(grid.site), "--name", "node1",
+                "--ready-fd", str(ready_write), "--hold-fd", str(hold_read),
+                pass_fds=(ready_write, hold_read), stdin=asyncio.subprocess.DEVNULL,
+                stdout=err_fd, stderr=err_fd,
+            )  # fmt: skip
+        finally:
+            for fd in (hold_read, ready_write, err_fd):
+                os.close(fd)
+        if go:
+            os.write(hold_write, b"go\n")
+        os.close(hold_write)
+        with os.fdopen(ready_read, "rb") as ready:
+            line = await asyncio.to_thread(ready.readline)
+        if go:
+            process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(process.wait(), WAIT), line, process
+
+    code, line, process = await held(go=False)
+    assert (code, line) == (0, b"")
+    assert not (grid.site / "var" / "node1").exists()
+    assert (grid.site / "held.err").read_text() == ""
+    assert grid.registry.registrations == []
+
+    code, line, process = await held(go=True)
+    assert line == f"ready {process.pid}\n".encode()
+    assert code == 0
