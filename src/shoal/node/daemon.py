@@ -330,6 +330,7 @@ class _Daemon:
                 ),
                 node_info=node_info,
                 running_servers=lambda: service.statuses(running_only=True),
+                report_state=registry.report_state if registry is not None else None,
             )
             session.start()
             cleanup.push_async_callback(self._close_session, session)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,10 +64,13 @@ class NodeSession:
         *,
         node_info: Callable[[], common_pb2.NodeInfo],
         running_servers: Callable[[], list[common_pb2.ServerStatus]],
+        report_state: Callable[[internal_pb2.ReportStateRequest], Awaitable[object]] | None = None,
     ) -> None:
         self.settings = settings
         self._node_info = node_info
         self._running_servers = running_servers
+        #: The collocated registry's own ReportState (the master): reports skip the wire.
+        self._report_state = report_state
         #: Set while a session is open; cleared when it is lost.
         self.registered = asyncio.Event()
         #: Set when registering was refused for good; `error` says why.
@@ -254,13 +257,14 @@ class NodeSession:
             self._report_wanted.clear()
             while self._pending:
                 batch = list(self._pending)
+                request = internal_pb2.ReportStateRequest(
+                    session_id=self._session_id, servers=[s for _, s in batch]
+                )
                 with translate_errors(peer):
-                    await stub.ReportState(
-                        internal_pb2.ReportStateRequest(
-                            session_id=self._session_id, servers=[s for _, s in batch]
-                        ),
-                        timeout=self.settings.call_timeout,
-                    )
+                    if self._report_state is not None:
+                        await self._report_state(request)
+                    else:
+                        await stub.ReportState(request, timeout=self.settings.call_timeout)
                 last = batch[-1][0]
                 while self._pending and self._pending[0][0] <= last:
                     self._pending.popleft()

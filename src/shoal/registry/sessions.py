@@ -156,10 +156,14 @@ class RegistryServicer(internal_pb2_grpc.RegistryServicer):
     async def ReportState(
         self, request: internal_pb2.ReportStateRequest, context: _Context
     ) -> internal_pb2.ReportStateReply:
+        await self.report_state(request)
+        return internal_pb2.ReportStateReply()
+
+    async def report_state(self, request: internal_pb2.ReportStateRequest) -> None:
+        """ReportState's work, also called directly by the collocated master node."""
         session = self.sessions.find(request.session_id)
         self.sessions.touch(session)
         await self.sync.record(session.name, request.servers)
-        return internal_pb2.ReportStateReply()
 
     async def UnregisterNode(
         self, request: internal_pb2.UnregisterNodeRequest, context: _Context

@@ -250,3 +250,25 @@ async def test_unregistering_closes_the_session(tmp_path: Path) -> None:
         await stub.UnregisterNode(internal_pb2.UnregisterNodeRequest(session_id=node.session_id))
         await poll(lambda: sessions.get("node1") is None, "the session to close")
         await stub.UnregisterNode(internal_pb2.UnregisterNodeRequest(session_id="unknown"))
+
+
+@pytest.mark.asyncio
+async def test_the_collocated_nodes_direct_report_is_checked_and_recorded_as_a_remote_one(
+    tmp_path: Path,
+) -> None:
+    # The master's node reports through Registry.report_state, not the wire: same session
+    # check, same record.
+    site = make_site(tmp_path)
+    async with running_registry(site) as registry, fake_node("node1") as node:
+        await deploy(registry)
+        await node.register(registry)
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
+        active = common_pb2.ServerStatus(server_id="S1", state=common_pb2.ACTIVE, pid=4242)
+        await registry.report_state(
+            internal_pb2.ReportStateRequest(session_id=node.session_id, servers=[active])
+        )
+        assert registry.state.servers["S1"].status.pid == 4242
+        with pytest.raises(SessionExpiredError):
+            await registry.report_state(
+                internal_pb2.ReportStateRequest(session_id="no-such-session", servers=[active])
+            )
