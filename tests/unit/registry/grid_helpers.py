@@ -125,7 +125,7 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
     on_load: Callable[[internal_pb2.LoadServersRequest], None] | None = None
     # Server ids whose load fails (LoadOutcome.FAILED).
     failing: set[str] = field(default_factory=set)
-    # Run by LoadServers before it replies (e.g. a ReportState overtaking the reply).
+    # Run by LoadServers and EnableServer before they reply (a ReportState overtaking it).
     before_reply: Callable[[], Awaitable[None]] | None = None
     # Seconds DestroyServers takes (a node stopping a server slow to exit).
     destroy_delay: float = 0.0
@@ -203,6 +203,8 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
 
     async def EnableServer(self, request: Any, context: _Context) -> Any:
         await self._note("EnableServer")
+        if self.before_reply is not None:
+            await self.before_reply()
         return internal_pb2.EnableServerReply(
             status=common_pb2.ServerStatus(server_id=request.server_id, enabled=True)
         )

@@ -272,3 +272,26 @@ async def test_the_collocated_nodes_direct_report_is_checked_and_recorded_as_a_r
             await registry.report_state(
                 internal_pb2.ReportStateRequest(session_id="no-such-session", servers=[active])
             )
+
+
+@pytest.mark.asyncio
+async def test_a_report_that_overtakes_a_calls_answer_is_not_undone_by_it(tmp_path: Path) -> None:
+    # The node enables the server, starts it and reports it Active before its answer to
+    # EnableServer (taken before the start) arrives: the answer is the older news.
+    site = make_site(tmp_path)
+    async with running_registry(site) as registry, fake_node("node1") as node:
+        await deploy(registry)
+        await node.register(registry)
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
+        running = common_pb2.ServerStatus(
+            server_id="S1", state=common_pb2.ACTIVE, pid=4242, enabled=True
+        )
+
+        async def report_first() -> None:
+            await node.report(registry, running)
+
+        node.before_reply = report_first
+        async with admin_client(registry) as admin:
+            await admin.ServerEnable(admin_pb2.ServerEnableRequest(server_id="S1"))
+        status = registry.state.servers["S1"].status
+        assert (status.state, status.pid, status.enabled) == (common_pb2.ACTIVE, 4242, True)
