@@ -530,6 +530,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
                 node=node,
             )
         timeout = description.activation_timeout or ACTIVATION_WAIT
+        reports = entry.reports  # the node's reports since the call are newer than its answer
         try:
             status = await session.link.start_server(server_id, timeout + _MARGIN)
         except TimedOutError as error:
@@ -538,7 +539,8 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
                 f" timeout ({timeout} s)",
                 f"look at its output: `shoal admin ice server stderr {server_id}`",
             ) from error
-        await self.record(node, [status])
+        if entry.reports == reports:
+            await self.record(node, [status])
 
 
 @functools.lru_cache(maxsize=4096)
