@@ -50,10 +50,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def rss_mib(pid: int) -> float:
-    """Resident set size from /proc/PID/status (VmRSS), in MiB."""
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size from /proc/PID/status (VmRSS), in MiB; `field="RssAnon"` for the
+    private part only (the heap, not the pages of shared libraries the kernel has mapped in)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise ProcessLookupError(pid)
 

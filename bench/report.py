@@ -90,6 +90,7 @@ def figures(n: int, idle_window: float, scale: int = SCALE_SERVERS) -> list[Figu
         Figure("undeploy_all", f"undeploy {n}, until servers gone and command returned", "ms"),
         Figure("rss", f"daemon RSS with {n} (Shoal: master = registry + node)", "MiB"),
         Figure("rss_all", f"daemon + helper processes RSS with {n} (Shoal: + watchdog)", "MiB"),
+        Figure("rss_anon", f"daemon private memory (RssAnon) with {n}, no shared libraries", "MiB"),
         Figure("idle_cpu", f"idle daemon CPU over {idle_window:g} s with {n}, % of a core", "%"),
         Figure("scale_deploy", f"scale: deploy + start {scale}, until all up (1 run)", "ms"),
         Figure("scale_restart", f"scale: restart all {scale}, until all have new pids", "ms"),

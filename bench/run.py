@@ -136,6 +136,7 @@ def one_run(peer: Peer, run: int, results: Results) -> None:
         daemon_rss = rss_mib(peer.daemon_pid)
         results.add("rss", column, daemon_rss)
         results.add("rss_all", column, daemon_rss + sum(map(rss_mib, peer.helper_pids())))
+        results.add("rss_anon", column, rss_mib(peer.daemon_pid, "RssAnon"))
         # A different server each run: every figure is a "first crash" of that server.
         crash = scenarios.crash_to_restart(peer, server_ids(n)[run % n])
         results.add("crash_pid", column, crash.new_pid)
