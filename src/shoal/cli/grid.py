@@ -23,6 +23,7 @@ from shoal.cli.context import CliContext
 from shoal.cli.daemon import NodeFiles, live_pid
 from shoal.cli.errors import AlreadyRunningError
 from shoal.cli.target import internal_properties, locator_endpoint
+from shoal.config.properties import Properties
 from shoal.config.site import (
     DEFAULT_STARTUP_GRACE_MS,
     MASTER_NODE,
@@ -50,12 +51,17 @@ class Grid:
         return cls(site, NodeFiles.load(site, MASTER_NODE))
 
     @cached_property
+    def internal(self) -> Properties:
+        """etc/internal.cfg, read once for the registry's address and its channel settings."""
+        return internal_properties(self.site)
+
+    @cached_property
     def target(self) -> RegistryTarget:
-        """The registry's address, from etc/internal.cfg (read, with grpc, when first needed:
-        `admin start` spawns the master before it loads them)."""
+        """The registry's address and channel settings (built with grpc, when first needed:
+        `admin start` spawns the master before it loads it)."""
         from shoal.cli.client import RegistryTarget
 
-        return RegistryTarget.for_site(self.site)
+        return RegistryTarget.from_properties(self.internal, str(self.site.internal_config))
 
     def master_pid(self) -> int | None:
         """The master node's pid from its pidfile, if that process lives."""
@@ -75,7 +81,7 @@ class Grid:
     def registry_listens(self) -> bool:
         """Does anything accept connections at the registry's address? Read and probed
         without loading grpc (a bad etc/internal.cfg raises here, before anything starts)."""
-        endpoint = locator_endpoint(internal_properties(self.site), str(self.site.internal_config))
+        endpoint = locator_endpoint(self.internal, str(self.site.internal_config))
         return port_open(endpoint.host, endpoint.port)
 
     @property

@@ -111,13 +111,17 @@ class Readiness:
             key=lambda s: natural_key(s.server_id),
         )
 
+    def _counted(self, status: common_pb2.ServerStatus) -> bool:
+        """An `always` server on an up node: the ones a start waits for."""
+        return status.activation == "always" and status.node in self.nodes_up
+
+    def _is_active(self, status: common_pb2.ServerStatus) -> bool:
+        """Active, and not seen failing during this wait (a crash loop passes through ACTIVE)."""
+        return status.state == ACTIVE and status.server_id not in self.flapped
+
     @property
     def active(self) -> list[common_pb2.ServerStatus]:
-        return [
-            s
-            for s in self._always()
-            if s.state == ACTIVE and s.node in self.nodes_up and s.server_id not in self.flapped
-        ]
+        return [s for s in self._always() if self._counted(s) and self._is_active(s)]
 
     @property
     def failed(self) -> dict[str, str]:
@@ -135,9 +139,7 @@ class Readiness:
         return [
             s
             for s in self._always()
-            if s.node in self.nodes_up
-            and s.server_id not in failed
-            and (s.state != ACTIVE or s.server_id in self.flapped)
+            if self._counted(s) and s.server_id not in failed and not self._is_active(s)
         ]
 
     @property
@@ -174,14 +176,10 @@ class Readiness:
         server still on its way (`waiting`'s rule, without building the list)."""
         if not self.snapshot_seen:
             return False
-        for status in self.servers.values():
-            if status.activation != "always" or status.node not in self.nodes_up:
-                continue
-            if status.state == ACTIVE and status.server_id not in self.flapped:
-                continue
-            if failure_reason(status) is None:
-                return False
-        return True
+        return not any(
+            self._counted(s) and not self._is_active(s) and failure_reason(s) is None
+            for s in self.servers.values()
+        )
 
     def grace_left(self, grace: float, now: float) -> float:
         """Seconds until every active server is older than `grace` (0 when all are).
@@ -193,11 +191,7 @@ class Readiness:
         """
         left = 0.0
         for status in self.servers.values():
-            if status.activation != "always" or status.node not in self.nodes_up:
-                continue
-            if status.state != ACTIVE or status.server_id in self.flapped:
-                continue
-            if status.HasField("started_at"):
+            if self._counted(status) and self._is_active(status) and status.HasField("started_at"):
                 started = status.started_at.seconds + status.started_at.nanos / 1e9
                 left = max(left, min(grace, started + grace - now))
         return left

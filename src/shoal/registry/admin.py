@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -292,15 +292,6 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> admin_pb2.ServerStateReply:
         return admin_pb2.ServerStateReply(status=_copy(self._entry(request.server_id).status))
 
-    async def _recorded(self, entry: ServerEntry, call: Awaitable[common_pb2.ServerStatus]) -> None:
-        """Make `call` to the server's node and record the status it answers, unless the node
-        reported a change of that server meanwhile: the node reports every change, so its
-        reports are the newer news (the answer was taken before them, and the master's own
-        node reports without the wire, well before its answer comes back)."""
-        before = {entry.description.id: entry.reports}
-        status = await call
-        await self.sync.record(entry.description.node, [status], reports_before=before)
-
     async def ServerStart(
         self, request: admin_pb2.ServerStartRequest, context: _Context
     ) -> admin_pb2.ServerStartReply:
@@ -313,7 +304,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             )
         session = self._session(entry.description.node)
         wait = (entry.description.activation_timeout or DEFAULT_WAIT) + _MARGIN
-        await self._recorded(entry, session.link.start_server(request.server_id, wait))
+        await self.sync.record_answer(entry, session.link.start_server(request.server_id, wait))
         return admin_pb2.ServerStartReply(status=_copy(entry.status))
 
     async def ServerStop(
@@ -322,7 +313,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         entry = self._entry(request.server_id)
         session = self._session(entry.description.node)
         wait = (entry.description.deactivation_timeout or DEFAULT_WAIT) + _MARGIN
-        await self._recorded(entry, session.link.stop_server(request.server_id, wait))
+        await self.sync.record_answer(entry, session.link.stop_server(request.server_id, wait))
         return admin_pb2.ServerStopReply(status=_copy(entry.status))
 
     async def _set_enabled(self, server_id: str, enabled: bool) -> common_pb2.ServerStatus:
@@ -336,7 +327,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self.hub.server_changed(entry.status)
         session = self.sessions.get(entry.description.node)
         if session is not None:
-            await self._recorded(entry, session.link.set_enabled(server_id, enabled))
+            await self.sync.record_answer(entry, session.link.set_enabled(server_id, enabled))
         return _copy(entry.status)
 
     async def ServerEnable(

@@ -281,12 +281,13 @@ class _Sessions(Protocol):
     def get(self, name: str) -> NodeSession | None: ...
 
 
-#: Takes statuses a node returned (NodeSync.record): the registry's state, watchers, database.
-Recorder = Callable[[str, list[common_pb2.ServerStatus]], Awaitable[None]]
+#: Makes a call to a server's node and records the status it answers (NodeSync.record_answer):
+#: the registry's state, watchers, database.
+Recorder = Callable[[ServerEntry, Awaitable[common_pb2.ServerStatus]], Awaitable[None]]
 
 
-async def _ignore(node: str, statuses: list[common_pb2.ServerStatus]) -> None:
-    return None
+async def _call_only(entry: ServerEntry, call: Awaitable[common_pb2.ServerStatus]) -> None:
+    await call
 
 
 class _NoSessions:
@@ -297,7 +298,7 @@ class _NoSessions:
 class LocatorServicer(locator_pb2_grpc.LocatorServicer):
     """Answers FindRegistry with the internal endpoints as bound (real ports), and the lookups,
     starting on-demand servers through their node's session (`sessions`) and recording the
-    status the node returns (`record`)."""
+    status the node returns (`record_answer`)."""
 
     def __init__(
         self,
@@ -307,7 +308,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         state: RegistryState | None = None,
         dynamic_registration: bool = False,
         sessions: _Sessions | None = None,
-        record: Recorder = _ignore,
+        record_answer: Recorder = _call_only,
         rng: random.Random | None = None,
     ) -> None:
         self.instance_name = instance_name
@@ -315,7 +316,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
         self.state = state if state is not None else RegistryState()
         self.dynamic_registration = dynamic_registration
         self.sessions: _Sessions = sessions if sessions is not None else _NoSessions()
-        self.record = record
+        self.record_answer = record_answer
         self.rng = rng if rng is not None else random.Random()
         self.rotation = replicas.RoundRobin()
         #: The start in flight for each server: every lookup that needs it awaits this one.
@@ -530,17 +531,14 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
                 node=node,
             )
         timeout = description.activation_timeout or ACTIVATION_WAIT
-        reports = entry.reports  # the node's reports since the call are newer than its answer
         try:
-            status = await session.link.start_server(server_id, timeout + _MARGIN)
+            await self.record_answer(entry, session.link.start_server(server_id, timeout + _MARGIN))
         except TimedOutError as error:
             raise TimedOutError(
                 f"on-demand server `{server_id}' did not become active within its activation"
                 f" timeout ({timeout} s)",
                 f"look at its output: `shoal admin ice server stderr {server_id}`",
             ) from error
-        if entry.reports == reports:
-            await self.record(node, [status])
 
 
 @functools.lru_cache(maxsize=4096)

@@ -156,7 +156,7 @@ class Registry:
             state=self.state,
             dynamic_registration=settings.dynamic_registration,
             sessions=sessions,
-            record=sync.record,
+            record_answer=sync.record_answer,
         )
         locator_pb2_grpc.add_LocatorServicer_to_server(  # type: ignore[no-untyped-call]
             self.locator, client

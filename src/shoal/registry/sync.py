@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,6 +199,17 @@ class NodeSync:
             changed[entry.description.id] = entry
         if changed:
             await self._persist(list(changed.values()))
+
+    async def record_answer(
+        self, entry: ServerEntry, call: Awaitable[common_pb2.ServerStatus]
+    ) -> None:
+        """Make `call` to the server's node (start, stop, enable...) and record the status it
+        answers, unless the node reported a change of that server meanwhile: its reports are
+        complete and newer than the answer, which was taken before them (the master's own node
+        reports without the wire, well before its answer comes back)."""
+        before = {entry.description.id: entry.reports}
+        status = await call
+        await self.record(entry.description.node, [status], reports_before=before)
 
     @staticmethod
     def _keep_user_flag(entry: ServerEntry) -> None:

@@ -11,6 +11,7 @@ and its `<object>` resolves through it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -130,16 +131,15 @@ def grid(*descriptions: ServerDescription, groups: tuple[ReplicaGroup, ...] = ()
 
 
 def locator(state: RegistryState, sessions: Sessions) -> LocatorServicer:
-    async def record(node: str, statuses: list[common_pb2.ServerStatus]) -> None:
-        for status in statuses:
-            state.apply_report(node, status)
+    async def record_answer(entry: ServerEntry, call: Awaitable[common_pb2.ServerStatus]) -> None:
+        state.apply_report(entry.description.node, await call)
 
     return LocatorServicer(
         instance_name="IceGrid",
         internal_endpoints="",
         state=state,
         sessions=sessions,
-        record=record,
+        record_answer=record_answer,
     )
 
 
