@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -129,7 +130,7 @@ def install(peers: list[Peer], results: Results) -> list[Peer]:
 def one_run(peer: Peer, run: int, results: Results) -> None:
     """Start, measure and stop one peer once; errors are recorded, the peer always cleaned up."""
     column, n = peer.column, results.n
-    try:
+    with _measuring(peer, results, f"{column}, run {run + 1}"):
         results.add("deploy_start", column, peer.start(n))
         if isinstance(peer, ShoalPeer) and peer.returned_seconds is not None:
             results.add("deploy_start_returned", column, peer.returned_seconds)
@@ -147,19 +148,12 @@ def one_run(peer: Peer, run: int, results: Results) -> None:
         stop = scenarios.stop(peer)
         results.add("stop_servers", column, stop.servers_gone)
         results.add("stop_all", column, stop.all_gone)
-    except (BenchError, RuntimeError, OSError) as exc:
-        results.errors.append(f"{column}, run {run + 1}: {exc}")
-        log(f"  {column}: ERROR {exc}")
-    finally:
-        leftovers = peer.cleanup()
-        if leftovers:
-            results.errors.append(f"{column}, run {run + 1}: killed {len(leftovers)} leftover pids")
 
 
 def state_calls_and_undeploy(peer: Peer, run: int, results: Results, seconds: float) -> None:
     """A second daemon with N servers: admin state calls per second, then undeploy the N."""
     column, n = peer.column, results.n
-    try:
+    with _measuring(peer, results, f"{column}, run {run + 1}, state calls/undeploy"):
         peer.start(n)
         try:
             rate = scenarios.state_calls_per_second(peer, server_ids(n)[0], seconds)
@@ -171,24 +165,46 @@ def state_calls_and_undeploy(peer: Peer, run: int, results: Results, seconds: fl
         results.add("undeploy_servers", column, undeploy.servers_gone)
         results.add("undeploy_all", column, undeploy.all_gone)
         _stop_and_wait(peer)
-    except (BenchError, RuntimeError, OSError, ValueError) as exc:
-        results.errors.append(f"{column}, run {run + 1}, state calls/undeploy: {exc}")
-        log(f"  {column}: ERROR {exc}")
+
+
+#: What a failing measurement raises: recorded under its label, and the run goes on.
+_FAILURES = (
+    BenchError,
+    RuntimeError,
+    OSError,
+    ValueError,
+    grpc.RpcError,
+    subprocess.TimeoutExpired,
+)
+
+
+@contextlib.contextmanager
+def _measuring(peer: Peer | None, results: Results, label: str) -> Iterator[None]:
+    """Record a failure of the block under `label` (one line; the run goes on), then clean
+    `peer` up, recording the leftover processes that had to be killed."""
+    try:
+        yield
+    except _FAILURES as exc:
+        results.errors.append(f"{label}: {exc}")
+        log(f"  {label}: ERROR {exc}")
     finally:
-        leftovers = peer.cleanup()
+        leftovers = peer.cleanup() if peer is not None else []
         if leftovers:
-            results.errors.append(
-                f"{column}, run {run + 1}, state calls/undeploy: killed {len(leftovers)} "
-                "leftover pids"
-            )
+            results.errors.append(f"{label}: killed {len(leftovers)} leftover pids")
 
 
 def _stop_and_wait(peer: Peer, timeout: float = 30.0) -> None:
     """The daemon's own stop, untimed; bounded wait until it and its helpers are gone."""
     daemons = [peer.daemon_pid, *peer.helper_pids()]
     peer.request_stop()
+    _wait_gone(daemons, timeout)
+
+
+def _wait_gone(pids: Iterable[int], timeout: float) -> None:
+    """Bounded polling until every pid has exited (no event tells of another's child)."""
+    pids = list(pids)
     deadline = time.monotonic() + timeout
-    while not all_gone(daemons) and time.monotonic() < deadline:
+    while not all_gone(pids) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -202,43 +218,35 @@ def scale_run(peers: list[Peer], results: Results) -> None:
                 results.cell_notes[key, column] = f"{n} servers"
         timeout = 120 + 0.2 * n
         log(f"scale: {column}, {n} servers")
-        try:
+        with _measuring(peer, results, f"scale, {column}"):
             results.add("scale_deploy", column, peer.start(n))
             results.add("scale_restart", column, scenarios.restart_all(peer, timeout))
             _stop_and_wait(peer, timeout)
-        except (BenchError, RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            results.errors.append(f"scale, {column}: {exc}")
-            log(f"  scale, {column}: ERROR {exc}")
-        finally:
-            leftovers = peer.cleanup()
-            if leftovers:
-                results.errors.append(f"scale, {column}: killed {len(leftovers)} leftover pids")
 
 
 def idle_window(peers: list[Peer], results: Results) -> None:
     """All daemons up at once with N servers, idle; CPU of each over one window."""
     started: list[Peer] = []
     try:
-        for peer in peers:
-            peer.start(results.n)
-            started.append(peer)
-        time.sleep(SETTLE_SECONDS)
-        pids = {peer.column: peer.daemon_pid for peer in started}
-        log(f"idle window: {results.idle_window:g} s with {', '.join(pids)} up")
-        for column, percent in scenarios.idle_cpu_percent(pids, results.idle_window).items():
-            results.add("idle_cpu", column, percent)
-        for peer in started:
-            peer.request_stop()
-        # Let them finish in peace (bounded); cleanup kills whatever is left.
-        deadline = time.monotonic() + 5
-        while not all_gone(pids.values()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    except (BenchError, RuntimeError, OSError) as exc:
-        results.errors.append(f"idle window: {exc}")
-        log(f"  idle window: ERROR {exc}")
+        with _measuring(None, results, "idle window"):
+            _idle(peers, started, results)
     finally:
         for peer in peers:
             peer.cleanup()
+
+
+def _idle(peers: list[Peer], started: list[Peer], results: Results) -> None:
+    for peer in peers:
+        peer.start(results.n)
+        started.append(peer)
+    time.sleep(SETTLE_SECONDS)
+    pids = {peer.column: peer.daemon_pid for peer in started}
+    log(f"idle window: {results.idle_window:g} s with {', '.join(pids)} up")
+    for column, percent in scenarios.idle_cpu_percent(pids, results.idle_window).items():
+        results.add("idle_cpu", column, percent)
+    for peer in started:
+        peer.request_stop()
+    _wait_gone(pids.values(), 5)  # let them finish in peace; cleanup kills what is left
 
 
 def locator_run(results: Results, seconds: float, icegrid: IceGridPeer | None) -> None:
@@ -289,19 +297,13 @@ def _add_lookups(results: Results, column: str, found: locator.LookupFigures) ->
 
 def _locator_on(peer: Peer, measure: Callable[[], None], results: Results) -> None:
     """Run one peer's locator measurements; record what fails; stop it and clean up."""
-    try:
-        measure()
-        _stop_and_wait(peer)
-    except PeerSkipped as exc:
-        for key in report.LOCATOR_KEYS:
-            results.not_measured[key, peer.column] = f"skipped: {exc}"
-    except (BenchError, RuntimeError, OSError, grpc.RpcError, subprocess.TimeoutExpired) as exc:
-        results.errors.append(f"locator, {peer.column}: {exc}")
-        log(f"  locator, {peer.column}: ERROR {exc}")
-    finally:
-        leftovers = peer.cleanup()
-        if leftovers:
-            results.errors.append(f"locator, {peer.column}: killed {len(leftovers)} leftover pids")
+    with _measuring(peer, results, f"locator, {peer.column}"):
+        try:
+            measure()
+            _stop_and_wait(peer)
+        except PeerSkipped as exc:
+            for key in report.LOCATOR_KEYS:
+                results.not_measured[key, peer.column] = f"skipped: {exc}"
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
