@@ -9,9 +9,8 @@ directions, and every server maps ShoalErrors raised by servicers to gRPC status
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -23,11 +22,16 @@ from shoal.config.endpoints import (
     EndpointParseError,
     format_endpoints,
     parse_endpoint,
-    parse_endpoints,
     resolve_endpoint,
 )
 from shoal.errors import ConfigError
 from shoal.rpc.errors import ErrorInterceptor
+from shoal.rpc.tls import (
+    TlsConfig,
+    check_transport,
+    message_size_max_bytes,
+    server_endpoints,
+)
 
 __all__ = [
     "DEFAULT_MESSAGE_SIZE_MAX_KB",
@@ -42,7 +46,6 @@ __all__ = [
 
 #: Ice.MessageSizeMax (KB) when not set: 64 MB, as OMERO configures it (Ice's own is 1024).
 DEFAULT_MESSAGE_SIZE_MAX_KB = 65536
-_GRPC_MAX_LENGTH = 2**31 - 1
 
 # Dead-peer detection for long-lived streams (WatchServers, output --follow, node sessions):
 # a client pings every 30 s, even when idle, and gives up after 10 s without an answer.
@@ -52,95 +55,6 @@ _KEEPALIVE_TIMEOUT_MS = 10_000
 _MIN_RECV_PING_INTERVAL_MS = 10_000
 # Room for ErrorDetail trailers (shoal.rpc.errors bounds them well below this).
 _MAX_METADATA_BYTES = 64 * 1024
-
-
-def message_size_max_bytes(kb: int) -> int:
-    """Ice.MessageSizeMax (KB) as gRPC's byte limit; 0 or less means no limit (-1 for gRPC)."""
-    if kb <= 0:
-        return -1
-    return min(kb * 1024, _GRPC_MAX_LENGTH)
-
-
-@dataclass(frozen=True)
-class TlsConfig:
-    """TLS for `ssl` endpoints, from IceSSL-style settings. Files are PEM.
-
-    Server side: `cert_file` and `key_file` are required; with `ca_file`, clients must present
-    a certificate signed by it when `verify_peer` is 2 (IceSSL.VerifyPeer, Ice's default), and
-    may when it is 1; 0 asks for none.
-    Client side: `ca_file` is the roots the server's certificate must chain to (the system's
-    when absent); `cert_file`/`key_file` are presented when given. gRPC always checks the
-    server's name: `server_name` overrides the endpoint host for that check (for a certificate
-    made for a name, reached by address). `verify_peer` 0 cannot switch the check off.
-    """
-
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    ca_file: Path | None = None
-    verify_peer: int = 2
-    server_name: str | None = None
-
-    @classmethod
-    def from_properties(cls, properties: Mapping[str, str]) -> TlsConfig | None:
-        """Read IceSSL.CertFile, .KeyFile, .CAs, .VerifyPeer, .DefaultDir; None if none is set."""
-
-        def path(key: str) -> Path | None:
-            value = properties.get(key, "").strip()
-            if not value:
-                return None
-            if value.lower().endswith((".p12", ".pfx")):
-                raise ConfigError(
-                    f"PKCS#12 file `{value}' is not supported",
-                    key=key,
-                    hint="give PEM files: IceSSL.CertFile (certificate) and IceSSL.KeyFile (key)",
-                )
-            default_dir = properties.get("IceSSL.DefaultDir", "").strip()
-            return Path(default_dir, value) if default_dir else Path(value)
-
-        cert, key, ca = path("IceSSL.CertFile"), path("IceSSL.KeyFile"), path("IceSSL.CAs")
-        if cert is None and key is None and ca is None:
-            return None
-        verify_text = properties.get("IceSSL.VerifyPeer", "2").strip() or "2"
-        if verify_text not in ("0", "1", "2"):
-            raise ConfigError(
-                f"invalid value `{verify_text}'", key="IceSSL.VerifyPeer", hint="use 0, 1 or 2"
-            )
-        return cls(cert_file=cert, key_file=key, ca_file=ca, verify_peer=int(verify_text))
-
-    def _read(self, path: Path | None, what: str) -> bytes | None:
-        if path is None:
-            return None
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the TLS {what} `{path}': {exc.strerror or exc}",
-                hint="check IceSSL.CertFile, IceSSL.KeyFile, IceSSL.CAs and IceSSL.DefaultDir",
-            ) from exc
-
-    def server_credentials(self) -> grpc.ServerCredentials:
-        cert = self._read(self.cert_file, "certificate")
-        key = self._read(self.key_file, "key")
-        if cert is None or key is None:
-            raise ConfigError(
-                "an ssl endpoint needs a certificate and a key",
-                hint="set IceSSL.CertFile and IceSSL.KeyFile (PEM)",
-            )
-        roots = self._read(self.ca_file, "CA certificates") if self.verify_peer > 0 else None
-        return grpc.ssl_server_credentials(
-            [(key, cert)],
-            root_certificates=roots,
-            require_client_auth=roots is not None and self.verify_peer >= 2,
-        )
-
-    def channel_credentials(self) -> grpc.ChannelCredentials:
-        cert = self._read(self.cert_file, "certificate")
-        key = self._read(self.key_file, "key")
-        return grpc.ssl_channel_credentials(
-            root_certificates=self._read(self.ca_file, "CA certificates"),
-            private_key=key if cert is not None else None,
-            certificate_chain=cert if key is not None else None,
-        )
 
 
 def _common_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -179,28 +93,6 @@ def _address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _check_transport(endpoint: Endpoint, tls: TlsConfig | None) -> None:
-    if endpoint.transport not in ("tcp", "ssl"):
-        raise ConfigError(
-            f"transport `{endpoint.transport}' is not supported by Shoal in `{endpoint}'",
-            hint="use a tcp or ssl endpoint",
-        )
-    if endpoint.transport == "ssl" and tls is None:
-        raise ConfigError(
-            f"ssl endpoint `{endpoint}' needs TLS settings",
-            hint="set IceSSL.CertFile, IceSSL.KeyFile and IceSSL.CAs",
-        )
-
-
-def _as_endpoints(endpoints: str | Iterable[Endpoint]) -> tuple[Endpoint, ...]:
-    if isinstance(endpoints, str):
-        try:
-            return parse_endpoints(endpoints)
-        except EndpointParseError as exc:
-            raise ConfigError(str(exc)) from exc
-    return tuple(endpoints)
-
-
 def make_server(
     endpoints: str | Iterable[Endpoint],
     *,
@@ -215,17 +107,8 @@ def make_server(
     Servicers are added by the caller, then `await server.start()`. Call it from the event
     loop that will run the server (grpc.aio binds the server to it).
     """
-    wanted = _as_endpoints(endpoints)
-    if not wanted:
-        raise ConfigError("no endpoint to listen on", hint="set the endpoints property")
     # Check everything (and read the TLS files) before making the server: all or nothing.
-    resolved: list[Endpoint] = []
-    for endpoint in wanted:
-        try:
-            resolved.append(resolve_endpoint(endpoint, for_server=True))
-        except EndpointParseError as exc:
-            raise ConfigError(str(exc)) from exc
-        _check_transport(resolved[-1], tls)
+    resolved = server_endpoints(endpoints, tls)
     credentials = None
     if tls is not None and any(endpoint.transport == "ssl" for endpoint in resolved):
         credentials = tls.server_credentials()
@@ -275,7 +158,7 @@ def make_channel(
         resolved = resolve_endpoint(endpoint, for_server=False)
     except EndpointParseError as exc:
         raise ConfigError(str(exc)) from exc
-    _check_transport(resolved, tls)
+    check_transport(resolved, tls)
     assert resolved.host is not None and resolved.port is not None
     target = _address(resolved.host, resolved.port)
     options = channel_options(max_message_bytes)

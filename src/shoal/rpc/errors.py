@@ -39,40 +39,31 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
 
 from shoal.errors import (
-    AdapterNotFoundError,
-    AlreadyExistsError,
-    ApplicationNotFoundError,
-    BadSignalError,
-    BusyError,
-    DescriptorError,
-    InvalidArgumentError,
     MessageTooLargeError,
-    NodeActiveError,
-    NodeNotFoundError,
-    NodeUnreachableError,
-    ObjectNotFoundError,
     PermissionDeniedError,
-    Problem,
     RemoteError,
-    ServerDisabledError,
-    ServerNotFoundError,
-    SessionExpiredError,
     ShoalError,
     TimedOutError,
     UnreachableError,
 )
 from shoal.rpc.common_pb2 import ErrorDetail
-from shoal.rpc.common_pb2 import Problem as ProblemMessage
+from shoal.rpc.detail import (
+    MESSAGE_SIZE_HOPS,
+    Peer,
+    error_detail,
+    error_from_detail,
+    internal_error,
+    message_too_large,
+    truncate,
+)
 
 __all__ = [
     "ERROR_DETAIL_KEY",
@@ -92,123 +83,41 @@ log = logging.getLogger("shoal.rpc")
 
 #: Trailing metadata key of the serialized ErrorDetail (`-bin`: gRPC carries it as bytes).
 ERROR_DETAIL_KEY = "shoal-error-bin"
-#: Who must raise Ice.MessageSizeMax for a message to get through.
-MESSAGE_SIZE_HOPS = ("client", "router", "server")
 
 Code = ErrorDetail.Code
 _S = grpc.StatusCode
 
-# The table: code -> (the class the receiver raises, the gRPC status). Each class appears
-# once; a sender's class that is not here travels as its nearest ancestor that is.
-_TABLE: dict[ErrorDetail.Code, tuple[type[ShoalError], grpc.StatusCode]] = {
-    Code.UNSPECIFIED: (ShoalError, _S.UNKNOWN),
-    Code.NOT_FOUND_SERVER: (ServerNotFoundError, _S.NOT_FOUND),
-    Code.NOT_FOUND_NODE: (NodeNotFoundError, _S.NOT_FOUND),
-    Code.NOT_FOUND_APPLICATION: (ApplicationNotFoundError, _S.NOT_FOUND),
-    Code.NODE_ACTIVE: (NodeActiveError, _S.ALREADY_EXISTS),
-    Code.NODE_UNREACHABLE: (NodeUnreachableError, _S.UNAVAILABLE),
-    Code.DEPLOYMENT_INVALID: (DescriptorError, _S.INVALID_ARGUMENT),
-    Code.SERVER_DISABLED: (ServerDisabledError, _S.FAILED_PRECONDITION),
-    Code.BAD_SIGNAL: (BadSignalError, _S.INVALID_ARGUMENT),
-    Code.PERMISSION_DENIED: (PermissionDeniedError, _S.PERMISSION_DENIED),
-    Code.MESSAGE_TOO_LARGE: (MessageTooLargeError, _S.RESOURCE_EXHAUSTED),
-    Code.ALREADY_EXISTS: (AlreadyExistsError, _S.ALREADY_EXISTS),
-    Code.BUSY: (BusyError, _S.ABORTED),
-    Code.INTERNAL: (RemoteError, _S.INTERNAL),
-    Code.INVALID_ARGUMENT: (InvalidArgumentError, _S.INVALID_ARGUMENT),
-    Code.TIMED_OUT: (TimedOutError, _S.DEADLINE_EXCEEDED),
-    Code.SESSION_EXPIRED: (SessionExpiredError, _S.FAILED_PRECONDITION),
-    Code.NOT_FOUND_ADAPTER: (AdapterNotFoundError, _S.NOT_FOUND),
-    Code.NOT_FOUND_OBJECT: (ObjectNotFoundError, _S.NOT_FOUND),
+# The gRPC status each ErrorDetail code is sent with (shoal.rpc.detail has the classes).
+_STATUS: dict[ErrorDetail.Code, grpc.StatusCode] = {
+    Code.UNSPECIFIED: _S.UNKNOWN,
+    Code.NOT_FOUND_SERVER: _S.NOT_FOUND,
+    Code.NOT_FOUND_NODE: _S.NOT_FOUND,
+    Code.NOT_FOUND_APPLICATION: _S.NOT_FOUND,
+    Code.NODE_ACTIVE: _S.ALREADY_EXISTS,
+    Code.NODE_UNREACHABLE: _S.UNAVAILABLE,
+    Code.DEPLOYMENT_INVALID: _S.INVALID_ARGUMENT,
+    Code.SERVER_DISABLED: _S.FAILED_PRECONDITION,
+    Code.BAD_SIGNAL: _S.INVALID_ARGUMENT,
+    Code.PERMISSION_DENIED: _S.PERMISSION_DENIED,
+    Code.MESSAGE_TOO_LARGE: _S.RESOURCE_EXHAUSTED,
+    Code.ALREADY_EXISTS: _S.ALREADY_EXISTS,
+    Code.BUSY: _S.ABORTED,
+    Code.INTERNAL: _S.INTERNAL,
+    Code.INVALID_ARGUMENT: _S.INVALID_ARGUMENT,
+    Code.TIMED_OUT: _S.DEADLINE_EXCEEDED,
+    Code.SESSION_EXPIRED: _S.FAILED_PRECONDITION,
+    Code.NOT_FOUND_ADAPTER: _S.NOT_FOUND,
+    Code.NOT_FOUND_OBJECT: _S.NOT_FOUND,
 }
-_CODE_OF_CLASS: dict[type[ShoalError], ErrorDetail.Code] = {
-    cls: code for code, (cls, _) in _TABLE.items()
-}
-
-# gRPC's default limit for received metadata is 8 KB and the status message travels there
-# too: keep both well under the 64 KB our channels accept, whatever a descriptor holds.
-_MAX_DETAIL_BYTES = 16 * 1024
 _MAX_STATUS_MESSAGE = 1024
 
 
 def status_of(code: ErrorDetail.Code) -> grpc.StatusCode:
     """The gRPC status an ErrorDetail code is sent with."""
-    return _TABLE.get(code, _TABLE[Code.UNSPECIFIED])[1]
+    return _STATUS.get(code, _STATUS[Code.UNSPECIFIED])
 
 
 # ------------------------------------------------------------------------------- error -> wire
-
-
-def error_detail(error: ShoalError) -> ErrorDetail:
-    """The ErrorDetail that stands for `error` on the wire (bounded in size)."""
-    code = next(
-        (_CODE_OF_CLASS[cls] for cls in type(error).__mro__ if cls in _CODE_OF_CLASS),
-        Code.UNSPECIFIED,
-    )
-    detail = ErrorDetail(code=code, message=error.message, hint=error.hint)
-    if isinstance(error, ServerNotFoundError):
-        detail.server_id = error.name
-    elif isinstance(error, ServerDisabledError):
-        detail.server_id = error.server_id
-    elif isinstance(error, NodeNotFoundError):
-        detail.node = error.name
-    elif isinstance(error, ApplicationNotFoundError):
-        detail.application = error.name
-    elif isinstance(error, AdapterNotFoundError):
-        detail.adapter_id = error.name
-    elif isinstance(error, ObjectNotFoundError):
-        detail.identity = error.name
-    elif isinstance(error, AlreadyExistsError):
-        if error.kind == "server":
-            detail.server_id = error.name
-        else:
-            detail.application = error.name
-    elif isinstance(error, NodeActiveError):
-        detail.node, detail.holder_host = error.node, error.holder_host
-    elif isinstance(error, NodeUnreachableError):
-        detail.node, detail.address = error.node, error.address
-    elif isinstance(error, BadSignalError):
-        detail.signal = error.signal
-    elif isinstance(error, MessageTooLargeError):
-        detail.limit_kb = error.limit_kb
-        detail.hops.extend(error.hops)
-    elif isinstance(error, BusyError):
-        detail.holder = error.holder
-    elif isinstance(error, DescriptorError):
-        detail.problems.extend(
-            ProblemMessage(file=p.file, line=max(p.line, 0), message=p.message)
-            for p in error.problems
-        )
-    return _bounded(detail)
-
-
-def _bounded(detail: ErrorDetail) -> ErrorDetail:
-    """Drop trailing problems (saying how many) and cut the message to fit the metadata."""
-    if detail.ByteSize() <= _MAX_DETAIL_BYTES:
-        return detail
-    problems = list(detail.problems)
-    del detail.problems[:]
-    detail.message = _truncate(detail.message, _MAX_DETAIL_BYTES // 8)  # chars: up to 4 bytes
-    budget = _MAX_DETAIL_BYTES - detail.ByteSize() - 200
-    kept = 0
-    for problem in problems:
-        budget -= problem.ByteSize() + 4
-        if budget < 0:
-            break
-        detail.problems.append(problem)
-        kept += 1
-    if kept < len(problems):
-        last = problems[kept]
-        detail.problems.append(
-            ProblemMessage(
-                file=last.file, line=last.line, message=f"... and {len(problems) - kept} more"
-            )
-        )
-    return detail
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: ShoalError) -> NoReturn:
@@ -216,18 +125,10 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: ShoalEr
     detail = error_detail(error)
     await context.abort(
         status_of(detail.code),
-        _truncate(error.message.splitlines()[0] if error.message else "", _MAX_STATUS_MESSAGE),
+        truncate(error.message.splitlines()[0] if error.message else "", _MAX_STATUS_MESSAGE),
         trailing_metadata=((ERROR_DETAIL_KEY, detail.SerializeToString()),),
     )
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
-
-
-def _internal_error(method: str, exc: Exception) -> RemoteError:
-    return RemoteError(
-        f"internal error in {method}: {type(exc).__name__}: {exc}",
-        "this is a bug in Shoal; the log of the process that answered has the traceback",
-        status="INTERNAL",
-    )
 
 
 # --------------------------------------------------------------------------- server side: wrap
@@ -249,7 +150,7 @@ def _wrap_unary_response(behavior: _Behavior, method: str) -> _Behavior:
             await context.abort(_S.UNIMPLEMENTED, f"{method} is not implemented")
         except Exception as exc:
             log.exception("%s failed", method)
-            await abort_with(context, _internal_error(method, exc))
+            await abort_with(context, internal_error(method, exc))
 
     return wrapped
 
@@ -274,7 +175,7 @@ def _wrap_stream_response(behavior: _Behavior, method: str) -> _Behavior:
             await context.abort(_S.UNIMPLEMENTED, f"{method} is not implemented")
         except Exception as exc:
             log.exception("%s failed", method)
-            await abort_with(context, _internal_error(method, exc))
+            await abort_with(context, internal_error(method, exc))
 
     return wrapped
 
@@ -322,84 +223,6 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 # ------------------------------------------------------------------------------- wire -> error
 
 
-def error_from_detail(detail: ErrorDetail) -> ShoalError:
-    """The ShoalError an ErrorDetail stands for (the inverse of `error_detail`)."""
-    message, hint = detail.message, detail.hint
-    code = detail.code
-    if code == Code.NOT_FOUND_SERVER:
-        return ServerNotFoundError(message, hint, name=detail.server_id)
-    if code == Code.NOT_FOUND_NODE:
-        return NodeNotFoundError(message, hint, name=detail.node)
-    if code == Code.NOT_FOUND_APPLICATION:
-        return ApplicationNotFoundError(message, hint, name=detail.application)
-    if code == Code.NOT_FOUND_ADAPTER:
-        return AdapterNotFoundError(message, hint, name=detail.adapter_id)
-    if code == Code.NOT_FOUND_OBJECT:
-        return ObjectNotFoundError(message, hint, name=detail.identity)
-    if code == Code.NODE_ACTIVE:
-        return NodeActiveError(message, hint, node=detail.node, holder_host=detail.holder_host)
-    if code == Code.NODE_UNREACHABLE:
-        return NodeUnreachableError(message, hint, node=detail.node, address=detail.address)
-    if code == Code.DEPLOYMENT_INVALID:
-        error = DescriptorError((Problem(p.file, p.line, p.message) for p in detail.problems), hint)
-        if not error.problems:  # a sender with no located problem: keep its message
-            error.message = message
-            error.args = (message,)
-        return error
-    if code == Code.SERVER_DISABLED:
-        return ServerDisabledError(message, hint, server_id=detail.server_id)
-    if code == Code.BAD_SIGNAL:
-        return BadSignalError(message, hint, signal=detail.signal)
-    if code == Code.MESSAGE_TOO_LARGE:
-        return MessageTooLargeError(
-            message, hint, limit_kb=detail.limit_kb, hops=tuple(detail.hops)
-        )
-    if code == Code.ALREADY_EXISTS:
-        if detail.server_id:
-            return AlreadyExistsError(message, hint, kind="server", name=detail.server_id)
-        return AlreadyExistsError(message, hint, kind="application", name=detail.application)
-    if code == Code.BUSY:
-        return BusyError(message, hint, holder=detail.holder)
-    if code == Code.INTERNAL:
-        return RemoteError(message, hint, status="INTERNAL")
-    if code in _TABLE:  # the classes with no fields of their own
-        cls = _TABLE[code][0]
-        return cls(message, hint)
-    # A code from a newer peer: keep what it says.
-    return ShoalError(message, hint)
-
-
-@dataclass(frozen=True)
-class Peer:
-    """Who a channel talks to, for messages: "the registry", "node node1"; its Ice endpoints;
-    and what to do when it cannot be reached."""
-
-    name: str
-    address: str = ""
-    start_hint: str = ""
-
-    @classmethod
-    def registry(cls, address: str) -> Peer:
-        return cls(
-            "the registry",
-            address,
-            "is it started? Run `shoal admin start`, or check Ice.Default.Locator and "
-            "IceGrid.Registry.Client.Endpoints",
-        )
-
-    @classmethod
-    def node(cls, name: str, address: str) -> Peer:
-        return cls(
-            f"node {name}",
-            address,
-            f"is the node running? Run `shoal node {name} start` on its host, or check "
-            "IceGrid.Node.Endpoints",
-        )
-
-    def where(self) -> str:
-        return f"{self.name} at {self.address}" if self.address else self.name
-
-
 # gRPC's own words for a message over the limit, e.g.
 # "SERVER: Received message larger than max (20004 vs. 10000)".
 _TOO_LARGE = re.compile(
@@ -417,23 +240,6 @@ def _detail_in(metadata: Any) -> ErrorDetail | None:
                 return None
             return detail
     return None
-
-
-def message_too_large(what: str, size: int | None, limit_bytes: int | None) -> MessageTooLargeError:
-    """The error for a message over Ice.MessageSizeMax; `what` says whose message and where,
-    e.g. "the registry at tcp -h H -p P refused a request"."""
-    limit_kb = math.ceil(limit_bytes / 1024) if limit_bytes else 0
-    size_text = f" of {size} bytes" if size is not None else ""
-    limit_text = f"the limit of {limit_kb} KB" if limit_kb else "the size limit"
-    hops = ", ".join(MESSAGE_SIZE_HOPS[:-1]) + " and " + MESSAGE_SIZE_HOPS[-1]
-    suggestion = f" (now {limit_kb}; e.g. Ice.MessageSizeMax={limit_kb * 2})" if limit_kb else ""
-    return MessageTooLargeError(
-        f"{what}{size_text}: over {limit_text} (Ice.MessageSizeMax)",
-        f"raise Ice.MessageSizeMax (in KB) on every hop the message crosses: the {hops} "
-        f"(registry or node){suggestion}",
-        limit_kb=limit_kb,
-        hops=MESSAGE_SIZE_HOPS,
-    )
 
 
 def _too_large_from_status(text: str, peer: Peer) -> MessageTooLargeError:
