@@ -1,0 +1,957 @@
+"""Shoal's wire protocol: the services of our .proto files, as length-prefixed protobuf frames
+over one TCP (or TLS) connection that carries many calls at once.
+
+The registry's client endpoints speak it (Admin and Locator): every `shoal` command and every
+locator lookup. gRPC Python costs ~1 ms of CPU per call and ~130 ms to import; this costs
+~0.1 ms and nothing beyond protobuf (docs/performance.md has the figures). The contract is
+unchanged: the same services, messages and ErrorDetail (shoal.rpc.detail) as with gRPC.
+
+A connection opens with the client's 4 bytes MAGIC; then both sides send frames:
+
+    length (4 bytes, of what follows) | kind (1 byte) | call id (4 bytes) | body
+    CALL    client -> server   deadline ms (4 bytes, 0: none) | name length (1 byte) |
+                               method ("/shoal.v1.Admin/ServerState", ASCII) | request
+    CANCEL  client -> server   (empty) the caller gave up: the server cancels the handler
+    REPLY   server -> client   the reply; in a stream, one item of it
+    END     server -> client   (empty) a stream is complete
+    ERROR   server -> client   an ErrorDetail: the call failed, nothing more comes for it
+
+Integers are big-endian. A unary call ends with its REPLY or ERROR, a stream with END or ERROR.
+Messages are capped at Ice.MessageSizeMax both ways: a frame over it is dropped unread and its
+call fails with MessageTooLargeError. Long-lived connections are watched by TCP keepalive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
+
+from shoal.config.endpoints import ANY_HOST, Endpoint, EndpointParseError, resolve_endpoint
+from shoal.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    RemoteError,
+    ShoalError,
+    TimedOutError,
+    UnreachableError,
+)
+from shoal.lean import give_asyncio_ssl
+from shoal.rpc.common_pb2 import ErrorDetail
+from shoal.rpc.detail import (
+    Peer,
+    error_detail,
+    error_from_detail,
+    internal_error,
+    message_too_large,
+)
+from shoal.rpc.tls import TlsConfig, check_transport, server_endpoints
+
+if TYPE_CHECKING:
+    import ssl
+
+    from google.protobuf.descriptor import ServiceDescriptor
+
+__all__ = [
+    "MAGIC",
+    "BlockingChannel",
+    "CallContext",
+    "Frame",
+    "FrameReader",
+    "ProtocolError",
+    "Stub",
+    "WireChannel",
+    "WireServer",
+    "encode_call",
+    "encode_frame",
+]
+
+log = logging.getLogger("shoal.rpc.wire")
+
+M = TypeVar("M", bound=Message)
+
+#: What a client sends first: the protocol and its version.
+MAGIC = b"SHL1"
+CALL, CANCEL, REPLY, END, ERROR = 1, 2, 3, 4, 5
+_KIND_NAMES = {CALL: "CALL", CANCEL: "CANCEL", REPLY: "REPLY", END: "END", ERROR: "ERROR"}
+
+_HEAD = struct.Struct(">IBI")  # length of what follows the length field, kind, call id
+_CALL_HEAD = struct.Struct(">IB")  # deadline in ms, length of the method name
+_HEAD_AFTER_LENGTH = 5  # kind + call id
+#: Frame bytes beyond the message it carries: kind, call id, deadline, method name.
+_FRAME_OVERHEAD = _HEAD_AFTER_LENGTH + _CALL_HEAD.size + 255
+#: A client stops reading a connection when its streams hold this many unread items, and
+#: starts again below the low mark: the server then waits (TCP flow control) rather than
+#: filling the client's memory with output nobody reads yet.
+_HIGH_WATER, _LOW_WATER = 512, 64
+# Dead-peer detection for long-lived streams (WatchServers, output --follow): first probe
+# after 30 s idle, then every 10 s, gone after 3 unanswered.
+_KEEPALIVE = (30, 10, 3)
+
+
+class ProtocolError(Exception):
+    """The peer does not speak this protocol (or broke it): the connection is dropped."""
+
+
+# ------------------------------------------------------------------------------------ frames
+
+
+def encode_frame(kind: int, call_id: int, body: bytes = b"") -> bytes:
+    """One frame, ready to write."""
+    return _HEAD.pack(len(body) + _HEAD_AFTER_LENGTH, kind, call_id) + body
+
+
+def encode_call(call_id: int, method: str, request: bytes, timeout: float | None) -> bytes:
+    """The CALL frame of `method` (its full gRPC-style name) with a serialized request."""
+    name = method.encode("ascii")
+    if len(name) > 255:
+        raise ValueError(f"method name too long: {method}")
+    deadline_ms = 0 if timeout is None else max(1, min(int(timeout * 1000), 2**32 - 1))
+    return encode_frame(CALL, call_id, _CALL_HEAD.pack(deadline_ms, len(name)) + name + request)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: int
+    call_id: int
+    body: bytes = b""
+    #: The body's size when it was over the limit and dropped unread (body is then empty).
+    oversized: int = 0
+
+
+class FrameReader:
+    """Cuts a byte stream into frames (no I/O: fed what the socket gave).
+
+    A frame whose body is over `limit` bytes (negative: no limit) is not kept: it comes out as
+    a Frame with `oversized` set, and its bytes are skipped as they arrive.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+        self._skip = 0
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        buffer = self._buffer
+        buffer += data
+        frames: list[Frame] = []
+        while len(buffer) >= _HEAD.size:
+            length, kind, call_id = _HEAD.unpack_from(buffer)
+            if length < _HEAD_AFTER_LENGTH or kind not in _KIND_NAMES:
+                raise ProtocolError(f"bad frame header (length {length}, kind {kind})")
+            size = length - _HEAD_AFTER_LENGTH
+            if 0 <= self._limit < size:
+                frames.append(Frame(kind, call_id, oversized=size))
+                available = len(buffer) - _HEAD.size
+                if available >= size:
+                    del buffer[: _HEAD.size + size]
+                else:
+                    self._skip = size - available
+                    buffer.clear()
+                continue
+            end = _HEAD.size + size
+            if len(buffer) < end:
+                break
+            frames.append(Frame(kind, call_id, bytes(buffer[_HEAD.size : end])))
+            del buffer[:end]
+        return frames
+
+
+def _frame_limit(max_message_bytes: int) -> int:
+    return -1 if max_message_bytes < 0 else max_message_bytes + _FRAME_OVERHEAD
+
+
+def _keep_alive(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    idle, interval, count = _KEEPALIVE
+    for option, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", count),
+    ):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def _peer_name(transport: asyncio.BaseTransport) -> str:
+    """gRPC's form of the caller's address ("ipv4:127.0.0.1:50312"), for logs and sessions."""
+    address = transport.get_extra_info("peername")
+    if not isinstance(address, tuple) or len(address) < 2:
+        return "unknown"
+    host, port = address[0], address[1]
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
+
+def _tls_settings(endpoint: Endpoint, tls: TlsConfig | None, *, server: bool) -> Any:
+    if endpoint.transport != "ssl":
+        return None
+    assert tls is not None  # check_transport refused an ssl endpoint without TLS settings
+    give_asyncio_ssl()
+    return tls.server_context() if server else tls.client_context()
+
+
+# ------------------------------------------------------------------------------------ server
+
+
+class CallContext:
+    """What a servicer method gets beside its request: the part of grpc.aio's context that
+    Shoal's servicers use, so one servicer serves either transport."""
+
+    __slots__ = ("_peer",)
+
+    def __init__(self, peer: str) -> None:
+        self._peer = peer
+
+    def peer(self) -> str:
+        return self._peer
+
+    # A servicer that inherits a generated gRPC base class answers an RPC it lacks with these,
+    # then NotImplementedError (which the caller gets as "not implemented").
+    def set_code(self, code: object) -> None:
+        pass
+
+    def set_details(self, details: str) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    request_type: type[Message]
+    streaming: bool
+    handler: Callable[..., Any]
+    check: Callable[[str], None] | None
+
+
+def _not_implemented(request: Message, context: CallContext) -> Any:
+    """The handler of an RPC the servicer lacks (raises when called: unary or stream)."""
+    raise NotImplementedError
+
+
+class WireServer:
+    """Serves servicer objects (the same classes grpc.aio serves) on wire endpoints.
+
+    server = WireServer(max_message_bytes=..., name="the registry")
+    server.add_service(admin_pb2.DESCRIPTOR.services_by_name["Admin"], admin, check=verify)
+    bound = await server.bind("tcp -h 127.0.0.1 -p 4061", tls=None)   # real ports
+    await server.start()
+    ...
+    await server.stop(grace=2.0)
+
+    A servicer method raising ShoalError fails the call with that error; any other exception
+    is logged with its traceback and reaches the caller as an internal error.
+    """
+
+    def __init__(self, *, max_message_bytes: int, name: str = "the server") -> None:
+        self.name = name
+        self.max_message_bytes = max_message_bytes
+        self._methods: dict[str, _Method] = {}
+        #: Each listener, and the endpoint it is bound to.
+        self._listeners: dict[asyncio.AbstractServer, Endpoint] = {}
+        self._connections: set[_ServerConnection] = set()
+
+    def add_service(
+        self,
+        service: ServiceDescriptor,
+        servicer: object,
+        *,
+        check: Callable[[str], None] | None = None,
+    ) -> None:
+        """Serve every method of `service` from the servicer's method of the same name.
+        `check(method)` runs before each call; raising a ShoalError refuses it."""
+        for method in service.methods:
+            self._methods[f"/{service.full_name}/{method.name}"] = _Method(
+                request_type=GetMessageClass(method.input_type),
+                streaming=method.server_streaming,
+                handler=getattr(servicer, method.name, _not_implemented),
+                check=check,
+            )
+
+    async def listen(
+        self, endpoints: str | Iterable[Endpoint], *, tls: TlsConfig | None = None
+    ) -> tuple[Endpoint, ...]:
+        """`bind`, then `start`."""
+        bound = await self.bind(endpoints, tls=tls)
+        await self.start()
+        return bound
+
+    async def start(self) -> None:
+        """Accept connections on every bound endpoint."""
+        for listener, endpoint in self._listeners.items():
+            try:
+                await listener.start_serving()
+            except OSError as exc:  # another server bound the port too, and listens on it
+                await self.stop(0)
+                raise _cannot_listen(endpoint, exc) from exc
+
+    async def bind(
+        self, endpoints: str | Iterable[Endpoint], *, tls: TlsConfig | None = None
+    ) -> tuple[Endpoint, ...]:
+        """Bind every endpoint (all or none), not serving yet; the endpoints as bound (a port 0
+        becomes the real one, to publish before the first call arrives)."""
+        resolved = server_endpoints(endpoints, tls)
+        contexts = [_tls_settings(endpoint, tls, server=True) for endpoint in resolved]
+        loop = asyncio.get_running_loop()
+        bound: list[Endpoint] = []
+        try:
+            for endpoint, context in zip(resolved, contexts, strict=True):
+                assert endpoint.host is not None and endpoint.port is not None
+                host = None if endpoint.host == ANY_HOST else endpoint.host
+                try:
+                    listener = await loop.create_server(
+                        lambda: _ServerConnection(self),
+                        host,
+                        endpoint.port,
+                        ssl=context,
+                        reuse_address=True,
+                        start_serving=False,
+                    )
+                except OSError as exc:
+                    raise _cannot_listen(endpoint, exc) from exc
+                port = listener.sockets[0].getsockname()[1]
+                self._listeners[listener] = replace(endpoint, port=port)
+                bound.append(self._listeners[listener])
+        except BaseException:
+            await self.stop(0)
+            raise
+        return tuple(bound)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop listening; calls in flight get `grace` seconds to finish, then are cancelled
+        and every connection is closed."""
+        listeners, self._listeners = list(self._listeners), {}
+        for listener in listeners:
+            listener.close()
+        calls = [task for connection in self._connections for task in connection.calls()]
+        if calls and grace:
+            await asyncio.wait(calls, timeout=grace)
+        for connection in list(self._connections):
+            connection.close()
+        calls = [task for task in calls if not task.done()]
+        for task in calls:
+            task.cancel()
+        if calls:
+            await asyncio.wait(calls)
+        for listener in listeners:
+            await listener.wait_closed()
+
+    def method(self, name: str) -> _Method | None:
+        return self._methods.get(name)
+
+
+def _cannot_listen(endpoint: Endpoint, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot listen on `{endpoint}': {exc.strerror or exc}",
+        hint=f"is another process (a registry or node already running?) using "
+        f"port {endpoint.port}? Or is {endpoint.host} not an address of this host?",
+    )
+
+
+class _ServerConnection(asyncio.Protocol):
+    """One client's connection: frames in, a task per call, frames out."""
+
+    def __init__(self, server: WireServer) -> None:
+        self._server = server
+        self._reader = FrameReader(_frame_limit(server.max_message_bytes))
+        self._greeting = b""
+        self._greeted = False
+        self._calls: dict[int, asyncio.Task[None]] = {}
+        self._transport: asyncio.Transport | None = None
+        self._peer = "unknown"
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def calls(self) -> list[asyncio.Task[None]]:
+        return list(self._calls.values())
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._peer = _peer_name(transport)
+        _keep_alive(transport)
+        self._server._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._greeted:
+            data = self._greeting + data
+            if len(data) < len(MAGIC):
+                self._greeting = data
+                return
+            if data[: len(MAGIC)] != MAGIC:
+                self._refuse(data)
+                return
+            self._greeted = True
+            data = data[len(MAGIC) :]
+        try:
+            frames = self._reader.feed(data)
+        except ProtocolError as exc:
+            log.warning(
+                "%s: dropping the connection from %s: %s", self._server.name, self._peer, exc
+            )
+            self._abort()
+            return
+        for frame in frames:
+            self._frame(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server._connections.discard(self)
+        self._writable.set()
+        for task in self._calls.values():
+            task.cancel()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- frames in
+    def _refuse(self, data: bytes) -> None:
+        what = "a gRPC (HTTP/2) client" if data.startswith(b"PRI * HTTP/2") else "a client"
+        log.warning(
+            "%s: %s at %s does not speak Shoal's protocol on this endpoint; dropped",
+            self._server.name,
+            what,
+            self._peer,
+        )
+        self._abort()
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.kind == CALL:
+            if frame.call_id in self._calls:
+                log.warning(
+                    "%s: call id %d reused by %s", self._server.name, frame.call_id, self._peer
+                )
+                self._abort()
+                return
+            task = asyncio.get_running_loop().create_task(self._serve(frame))
+            self._calls[frame.call_id] = task
+        elif frame.kind == CANCEL:
+            running = self._calls.get(frame.call_id)
+            if running is not None:
+                running.cancel()
+        else:
+            log.warning(
+                "%s: unexpected %s frame from %s",
+                self._server.name,
+                _KIND_NAMES[frame.kind],
+                self._peer,
+            )
+            self._abort()
+
+    # -- one call
+    async def _serve(self, frame: Frame) -> None:
+        call_id, method_name = frame.call_id, "a call"
+        server = self._server
+        try:
+            if frame.oversized:
+                raise message_too_large(
+                    f"{server.name} refused a request", frame.oversized, server.max_message_bytes
+                )
+            deadline_ms, method_name, payload = _split_call(frame.body)
+            method = server.method(method_name)
+            if method is None:
+                raise RemoteError(
+                    f"{server.name} does not implement {method_name}",
+                    "is it a different Shoal version? Run the same version everywhere",
+                    status="UNIMPLEMENTED",
+                )
+            try:
+                request = method.request_type.FromString(payload)
+            except DecodeError as exc:
+                raise InvalidArgumentError(f"a malformed request for {method_name}") from exc
+            if method.check is not None:
+                method.check(method_name)
+            context = CallContext(self._peer)
+            async with asyncio.timeout(deadline_ms / 1000 if deadline_ms else None):
+                if method.streaming:
+                    async for item in method.handler(request, context):
+                        if not self._writable.is_set():
+                            await self._writable.wait()
+                        self._send(REPLY, call_id, self._serialized(item))
+                    self._send(END, call_id)
+                else:
+                    reply = await method.handler(request, context)
+                    self._send(REPLY, call_id, self._serialized(reply))
+        except ShoalError as error:
+            self._send_error(call_id, error)
+        except TimeoutError:
+            self._send_error(
+                call_id,
+                TimedOutError(
+                    f"{method_name} did not finish within the caller's deadline",
+                    "it may be overloaded or stuck; try again, or look at its log",
+                ),
+            )
+        except NotImplementedError:
+            self._send_error(
+                call_id, RemoteError(f"{method_name} is not implemented", status="UNIMPLEMENTED")
+            )
+        except Exception as exc:
+            log.exception("%s failed", method_name)
+            self._send_error(call_id, internal_error(method_name, exc))
+        finally:
+            self._calls.pop(call_id, None)
+
+    def _serialized(self, message: Message) -> bytes:
+        data: bytes = message.SerializeToString()
+        limit = self._server.max_message_bytes
+        if 0 <= limit < len(data):
+            raise message_too_large(
+                f"{self._server.name} could not send its reply", len(data), limit
+            )
+        return data
+
+    def _send(self, kind: int, call_id: int, body: bytes = b"") -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(encode_frame(kind, call_id, body))
+
+    def _send_error(self, call_id: int, error: ShoalError) -> None:
+        self._send(ERROR, call_id, error_detail(error).SerializeToString())
+
+
+def _split_call(body: bytes) -> tuple[int, str, bytes]:
+    """A CALL body: (deadline ms, method name, serialized request)."""
+    if len(body) < _CALL_HEAD.size:
+        raise InvalidArgumentError("a CALL frame too short for its header")
+    deadline_ms, name_length = _CALL_HEAD.unpack_from(body)
+    start = _CALL_HEAD.size
+    try:
+        name = body[start : start + name_length].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError("a CALL frame whose method name is not ASCII") from exc
+    return deadline_ms, name, body[start + name_length :]
+
+
+# ------------------------------------------------------------------------------------ client
+
+
+class _Call:
+    """A call waiting for its frames: a future (unary) or a queue of frames (stream)."""
+
+    __slots__ = ("future", "items", "ready")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, streaming: bool) -> None:
+        self.future: asyncio.Future[bytes] | None = None if streaming else loop.create_future()
+        self.items: deque[Frame | ShoalError] = deque()
+        self.ready = asyncio.Event() if streaming else None
+
+
+class _ClientConnection(asyncio.Protocol):
+    def __init__(self, channel: WireChannel) -> None:
+        self._channel = channel
+        self._reader = FrameReader(_frame_limit(channel.max_message_bytes))
+        self._transport: asyncio.Transport | None = None
+        self._calls: dict[int, _Call] = {}
+        self._next_id = 0
+        self._backlog = 0
+        self._paused = False
+        self.lost: ShoalError | None = None
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        _keep_alive(transport)
+        transport.write(MAGIC)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._reader.feed(data)
+        except ProtocolError as exc:
+            self._fail(f"{self._channel.peer.where()} broke the protocol: {exc}")
+            return
+        for frame in frames:
+            call = self._calls.get(frame.call_id)
+            if call is None:
+                continue  # the caller gave up on it
+            item: Frame | ShoalError = frame
+            if frame.oversized:
+                item = message_too_large(
+                    f"this process refused a reply from {self._channel.peer.where()}",
+                    frame.oversized,
+                    self._channel.max_message_bytes,
+                )
+            elif frame.kind == ERROR:
+                item = _error_of(frame.body)
+            if call.future is not None:
+                self._calls.pop(frame.call_id, None)
+                if not call.future.done():
+                    if isinstance(item, ShoalError):
+                        call.future.set_exception(item)
+                    else:
+                        call.future.set_result(item.body)
+            else:
+                assert call.ready is not None
+                call.items.append(item)
+                call.ready.set()
+                if frame.kind in (END, ERROR):  # the server is done with it: nothing to cancel
+                    del self._calls[frame.call_id]
+                self._backlog += 1
+                if self._backlog >= _HIGH_WATER and not self._paused and self._transport:
+                    self._paused = True
+                    self._transport.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(f"lost the connection to {self._channel.peer.where()}")
+
+    # -- calls
+    def _fail(self, message: str) -> None:
+        self.lost = UnreachableError(
+            message, self._channel.peer.start_hint, address=self._channel.peer.address
+        )
+        if self._transport is not None:
+            self._transport.abort()
+        calls, self._calls = self._calls, {}
+        for call in calls.values():
+            if call.future is not None:
+                if not call.future.done():
+                    call.future.set_exception(self.lost)
+            else:
+                assert call.ready is not None
+                call.items.append(self.lost)
+                call.ready.set()
+
+    def start(
+        self, method: str, request: bytes, deadline: float | None, streaming: bool
+    ) -> tuple[int, _Call]:
+        if self.lost is not None or self._transport is None:
+            raise self.lost or UnreachableError(f"not connected to {self._channel.peer.where()}")
+        self._next_id = self._next_id % 0xFFFFFFFF + 1
+        call_id = self._next_id
+        call = _Call(asyncio.get_running_loop(), streaming)
+        self._calls[call_id] = call
+        self._transport.write(encode_call(call_id, method, request, deadline))
+        return call_id, call
+
+    def cancel(self, call_id: int) -> None:
+        if self._calls.pop(call_id, None) is not None and self.lost is None and self._transport:
+            self._transport.write(encode_frame(CANCEL, call_id))
+
+    def consumed(self, count: int = 1) -> None:
+        """Stream items were taken (or dropped unread): read again once the backlog is low."""
+        self._backlog -= count
+        if self._paused and self._backlog <= _LOW_WATER and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _request_bytes(request: Message, limit: int, peer: Peer) -> bytes:
+    """The serialized request, refused before sending when it is over the caller's limit."""
+    data: bytes = request.SerializeToString()
+    if 0 <= limit < len(data):
+        raise message_too_large(
+            f"this process could not send a request to {peer.where()}", len(data), limit
+        )
+    return data
+
+
+def _error_of(body: bytes) -> ShoalError:
+    detail = ErrorDetail()
+    try:
+        detail.ParseFromString(body)
+    except DecodeError:
+        return RemoteError("a malformed error reply", status="UNKNOWN")
+    return error_from_detail(detail)
+
+
+class WireChannel:
+    """A client of one wire endpoint: connects on the first call, reconnects after a loss.
+
+    channel = WireChannel(endpoint, max_message_bytes=..., peer=Peer.registry(address))
+    reply = await channel.unary("/shoal.v1.Admin/ServerState", request, Reply, deadline=10)
+    async for item in channel.stream("/shoal.v1.Admin/WatchServers", request, Reply): ...
+    await channel.close()
+
+    Every failure is a ShoalError: the peer's own, or UnreachableError / TimedOutError /
+    MessageTooLargeError naming the peer. One channel belongs to one event loop.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        max_message_bytes: int,
+        tls: TlsConfig | None = None,
+        peer: Peer | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.max_message_bytes = max_message_bytes
+        self.tls = tls
+        self.peer = peer or Peer("the server", str(endpoint))
+        self._connection: _ClientConnection | None = None
+        self._connecting: asyncio.Future[_ClientConnection] | None = None
+
+    async def unary(
+        self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
+    ) -> M:
+        """One call, its reply; `deadline` in seconds (None: none), told to the server too."""
+        payload = self._payload(request)
+        try:
+            async with asyncio.timeout(deadline):
+                connection = await self._connected()
+                call_id, call = connection.start(method, payload, deadline, streaming=False)
+                assert call.future is not None
+                try:
+                    body = await call.future
+                except asyncio.CancelledError:  # the deadline, or the caller gave up
+                    connection.cancel(call_id)
+                    raise
+        except TimeoutError:
+            raise self._timed_out() from None
+        reply: M = reply_type.FromString(body)
+        return reply
+
+    async def stream(
+        self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
+    ) -> AsyncIterator[M]:
+        """The replies of a server stream as they come; leaving the loop cancels the call.
+        `deadline` bounds the whole stream (the server ends it with TimedOutError)."""
+        payload = self._payload(request)
+        connection = await self._connected()
+        call_id, call = connection.start(method, payload, deadline, streaming=True)
+        assert call.ready is not None
+        try:
+            while True:
+                if not call.items:
+                    call.ready.clear()
+                    await call.ready.wait()
+                item = call.items.popleft()
+                connection.consumed()
+                if isinstance(item, ShoalError):
+                    raise item
+                if item.kind == END:
+                    return
+                yield reply_type.FromString(item.body)
+        finally:
+            # Tell the server to stop unless it ended the call (END, ERROR): the caller left
+            # early, or an item was refused as too large. Unread items leave the backlog.
+            connection.cancel(call_id)
+            connection.consumed(len(call.items))
+            call.items.clear()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _payload(self, request: Message) -> bytes:
+        return _request_bytes(request, self.max_message_bytes, self.peer)
+
+    def _timed_out(self) -> TimedOutError:
+        return TimedOutError(
+            f"{self.peer.where()} did not answer in time",
+            "it may be overloaded or stuck; try again, or look at its log",
+        )
+
+    async def _connected(self) -> _ClientConnection:
+        connection = self._connection
+        if connection is not None and connection.lost is None:
+            return connection
+        connecting = self._connecting
+        if connecting is None:
+            connecting = self._connecting = asyncio.ensure_future(self._connect())
+        try:
+            return await asyncio.shield(connecting)
+        finally:
+            # Every caller that waited on this attempt gets here; the first one clears it.
+            if connecting.done() and self._connecting is connecting:
+                self._connecting = None
+
+    async def _connect(self) -> _ClientConnection:
+        try:
+            endpoint = resolve_endpoint(self.endpoint, for_server=False)
+        except EndpointParseError as exc:
+            raise ConfigError(str(exc)) from exc
+        check_transport(endpoint, self.tls)
+        context: ssl.SSLContext | None = _tls_settings(endpoint, self.tls, server=False)
+        server_name = None
+        if context is not None:
+            server_name = (self.tls.server_name if self.tls else None) or endpoint.host
+        assert endpoint.host is not None and endpoint.port is not None  # resolve fills both
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await loop.create_connection(
+                lambda: _ClientConnection(self),
+                endpoint.host,
+                endpoint.port,
+                ssl=context,
+                server_hostname=server_name,
+            )
+        except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
+            reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+            raise UnreachableError(
+                f"cannot reach {self.peer.where()}: {reason}",
+                self.peer.start_hint,
+                address=self.peer.address,
+            ) from exc
+        self._connection = connection
+        return connection
+
+
+class Stub:
+    """A service's methods as attributes, like a generated gRPC stub:
+
+    admin = Stub(channel, admin_pb2.DESCRIPTOR.services_by_name["Admin"])
+    reply = await admin.ServerState(request, timeout=10)
+    async for change in admin.WatchServers(request): ...
+    """
+
+    def __init__(self, channel: WireChannel, service: ServiceDescriptor) -> None:
+        self._channel = channel
+        for method in service.methods:
+            name = f"/{service.full_name}/{method.name}"
+            reply_type = GetMessageClass(method.output_type)
+            setattr(self, method.name, self._bind(name, reply_type, method.server_streaming))
+
+    def _bind(self, name: str, reply_type: type[Message], streaming: bool) -> Callable[..., Any]:
+        channel = self._channel
+        if streaming:
+
+            def stream(request: Message, timeout: float | None = None) -> AsyncIterator[Any]:
+                return channel.stream(name, request, reply_type, deadline=timeout)
+
+            return stream
+
+        # `timeout`, as a generated gRPC stub calls it: call sites read the same.
+        async def unary(request: Message, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+            return await channel.unary(name, request, reply_type, deadline=timeout)
+
+        return unary
+
+    def __getattr__(self, name: str) -> Any:  # for type checkers: methods are set per service
+        raise AttributeError(name)
+
+
+class BlockingChannel:
+    """A synchronous client of one wire endpoint, unary calls only, one at a time: for scripts
+    and measurements that have no event loop (plain tcp; ssl endpoints need WireChannel).
+
+    with BlockingChannel(endpoint, max_message_bytes=...) as channel:
+        reply = channel.unary("/shoal.v1.Admin/ServerState", request, Reply, deadline=10)
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, *, max_message_bytes: int, peer: Peer | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.max_message_bytes = max_message_bytes
+        self.peer = peer or Peer("the server", str(endpoint))
+        self._socket: socket.socket | None = None
+        self._reader = FrameReader(_frame_limit(max_message_bytes))
+        self._frames: deque[Frame] = deque()
+        self._next_id = 0
+
+    def unary(
+        self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
+    ) -> M:
+        data = _request_bytes(request, self.max_message_bytes, self.peer)
+        self._next_id = self._next_id % 0xFFFFFFFF + 1
+        call_id = self._next_id
+        connection = self._connected()
+        connection.settimeout(deadline)
+        try:
+            connection.sendall(encode_call(call_id, method, data, deadline))
+            frame = self._frame_of(call_id)
+        except TimeoutError:
+            self.close()  # the reply may still come: this connection is out of step
+            raise TimedOutError(
+                f"{self.peer.where()} did not answer in time",
+                "it may be overloaded or stuck; try again, or look at its log",
+            ) from None
+        except (OSError, ProtocolError) as exc:
+            self.close()
+            raise UnreachableError(
+                f"lost the connection to {self.peer.where()}: {exc}",
+                self.peer.start_hint,
+                address=self.peer.address,
+            ) from exc
+        if frame.oversized:
+            raise message_too_large(
+                f"this process refused a reply from {self.peer.where()}",
+                frame.oversized,
+                self.max_message_bytes,
+            )
+        if frame.kind == ERROR:
+            raise _error_of(frame.body)
+        reply: M = reply_type.FromString(frame.body)
+        return reply
+
+    def close(self) -> None:
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+        self._reader = FrameReader(_frame_limit(self.max_message_bytes))
+        self._frames.clear()
+
+    def __enter__(self) -> BlockingChannel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connected(self) -> socket.socket:
+        if self._socket is not None:
+            return self._socket
+        try:
+            endpoint = resolve_endpoint(self.endpoint, for_server=False)
+        except EndpointParseError as exc:
+            raise ConfigError(str(exc)) from exc
+        if endpoint.transport != "tcp":
+            raise ConfigError(
+                f"a blocking channel speaks plain tcp, not `{endpoint}'",
+                hint="use shoal.rpc.wire.WireChannel for ssl endpoints",
+            )
+        assert endpoint.host is not None and endpoint.port is not None
+        try:
+            sock = socket.create_connection((endpoint.host, endpoint.port))
+        except OSError as exc:
+            raise UnreachableError(
+                f"cannot reach {self.peer.where()}: {exc.strerror or exc}",
+                self.peer.start_hint,
+                address=self.peer.address,
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(MAGIC)
+        self._socket = sock
+        return sock
+
+    def _frame_of(self, call_id: int) -> Frame:
+        assert self._socket is not None
+        while True:
+            while self._frames:
+                frame = self._frames.popleft()
+                if frame.call_id == call_id:
+                    return frame
+            data = self._socket.recv(65536)
+            if not data:
+                raise ProtocolError("the server closed the connection")
+            self._frames.extend(self._reader.feed(data))
