@@ -46,9 +46,10 @@ from shoal.config.endpoints import (
 from shoal.config.properties import Properties, load_file
 from shoal.config.site import find_site
 from shoal.errors import ConfigError, ShoalError
-from shoal.rpc import locator_pb2, locator_pb2_grpc
+from shoal.rpc import locator_pb2
 from shoal.rpc.channels import TlsConfig, make_channel
-from shoal.rpc.errors import Peer, error_from_rpc, translate_errors
+from shoal.rpc.errors import Peer, error_from_rpc
+from shoal.rpc.wire import WireChannel
 
 __all__ = ["Client", "SyncClient"]
 
@@ -59,7 +60,8 @@ Clock = Callable[[], float]
 CACHE_FOREVER = -1
 _LOCATOR_TIMEOUT = 10.0
 _CALL_TIMEOUT = 30.0
-_locator_stub: Callable[[grpc.aio.Channel], Any] = locator_pb2_grpc.LocatorStub
+_FIND_ADAPTER = "/shoal.v1.Locator/FindAdapterById"
+_FIND_OBJECT = "/shoal.v1.Locator/FindObjectById"
 #: Distinct locator answers whose parsed endpoints are kept: a grid has few, asked again and again.
 _PARSED_ANSWERS = 256
 
@@ -158,8 +160,8 @@ class Client:
             properties.get_int("Ice.Default.LocatorCacheTimeout", CACHE_FOREVER)
         )
         self._channels: dict[tuple[Endpoint, ...], grpc.aio.Channel] = {}
-        #: The Locator stub on the locator's channel, made on the first lookup.
-        self._locator_rpc: Any = None
+        #: The locator's connection (Shoal's wire protocol), made on the first lookup.
+        self._locator_channel: WireChannel | None = None
         self._closed = False
 
     @classmethod
@@ -275,7 +277,9 @@ class Client:
     async def close(self) -> None:
         """Close every channel this client made."""
         self._closed = True
-        self._locator_rpc = None
+        locator, self._locator_channel = self._locator_channel, None
+        if locator is not None:
+            await locator.close()
         channels, self._channels = list(self._channels.values()), {}
         await asyncio.gather(*(channel.close() for channel in channels))
 
@@ -353,21 +357,31 @@ class Client:
                 hint="use the site's etc/shoal.config or etc/internal.cfg, or give the "
                 "proxy's endpoints (`Identity:tcp -h HOST -p PORT`)",
             )
-        stub = self._locator_rpc
-        if stub is None:
-            stub = self._locator_rpc = _locator_stub(self._channel_to(self._locator.endpoints))
-        with translate_errors(self._locator_peer):
-            if proxy.adapter_id is not None:
-                adapter = await stub.FindAdapterById(
-                    locator_pb2.FindAdapterByIdRequest(adapter_id=proxy.adapter_id),
-                    timeout=_LOCATOR_TIMEOUT,
-                )
-                return _Location(str(adapter.endpoints))
-            found = await stub.FindObjectById(
-                locator_pb2.FindObjectByIdRequest(identity=str(proxy.identity)),
-                timeout=_LOCATOR_TIMEOUT,
+        locator = self._locator_channel
+        if locator is None:
+            if self._closed:
+                raise ShoalError("the client is closed")
+            locator = self._locator_channel = WireChannel(
+                _usable(self._locator.endpoints)[0],
+                max_message_bytes=self._max_bytes,
+                tls=self._tls,
+                peer=self._locator_peer,
             )
-            return _Location(str(found.endpoints), str(found.adapter_id))
+        if proxy.adapter_id is not None:
+            adapter = await locator.unary(
+                _FIND_ADAPTER,
+                locator_pb2.FindAdapterByIdRequest(adapter_id=proxy.adapter_id),
+                locator_pb2.FindAdapterByIdReply,
+                deadline=_LOCATOR_TIMEOUT,
+            )
+            return _Location(str(adapter.endpoints))
+        found = await locator.unary(
+            _FIND_OBJECT,
+            locator_pb2.FindObjectByIdRequest(identity=str(proxy.identity)),
+            locator_pb2.FindObjectByIdReply,
+            deadline=_LOCATOR_TIMEOUT,
+        )
+        return _Location(str(found.endpoints), str(found.adapter_id))
 
     def _channel_to(self, endpoints: tuple[Endpoint, ...]) -> grpc.aio.Channel:
         """The channel for an endpoint set, made on first use. gRPC connects to one address:
@@ -376,15 +390,21 @@ class Client:
             raise ShoalError("the client is closed")
         channel = self._channels.get(endpoints)
         if channel is None:
-            usable = [e for e in endpoints if e.transport in ("tcp", "ssl", "default")]
-            if not usable:
-                raise ConfigError(
-                    f"no tcp or ssl endpoint in `{format_endpoints(endpoints)}'",
-                    hint="Shoal speaks tcp and ssl",
-                )
+            usable = _usable(endpoints)
             channel = make_channel(usable[0], max_message_bytes=self._max_bytes, tls=self._tls)
             self._channels[endpoints] = channel
         return channel
+
+
+def _usable(endpoints: tuple[Endpoint, ...]) -> list[Endpoint]:
+    """The endpoints a connection can use (the first is used: no failover across them)."""
+    usable = [e for e in endpoints if e.transport in ("tcp", "ssl", "default")]
+    if not usable:
+        raise ConfigError(
+            f"no tcp or ssl endpoint in `{format_endpoints(endpoints)}'",
+            hint="Shoal speaks tcp and ssl",
+        )
+    return usable
 
 
 def _load_config(

@@ -1,9 +1,10 @@
 """The admin client: one async core over the registry's Admin service, a thin sync wrapper.
 
 The registry is found as icegridadmin finds it: etc/internal.cfg's Ice.Default.Locator (its
-client endpoint) and Ice.MessageSizeMax. Every failed call surfaces as a ShoalError; one the
-transport could not deliver reads "cannot reach the registry at ADDRESS", gRPC's own words
-(kept as the cause) only in the `--debug` traceback.
+client endpoint) and Ice.MessageSizeMax, and spoken to in Shoal's wire protocol
+(shoal.rpc.wire: no grpc to load). Every failed call surfaces as a ShoalError; one the
+transport could not deliver reads "cannot reach the registry at ADDRESS", the system's own
+words (kept as the cause) only in the `--debug` traceback.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc.aio
-
 from shoal.cli.target import internal_properties, locator_endpoint
 from shoal.config.endpoints import Endpoint, format_endpoints
 from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB, Properties
 from shoal.config.site import Site
 from shoal.errors import UnreachableError
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
-from shoal.rpc.channels import TlsConfig, make_channel, message_size_max_bytes
-from shoal.rpc.errors import Peer, translate_errors
+from shoal.rpc import admin_pb2, common_pb2
+from shoal.rpc.detail import Peer
+from shoal.rpc.tls import TlsConfig, message_size_max_bytes
+from shoal.rpc.wire import Stub, WireChannel
 
 if TYPE_CHECKING:
     from shoal.rpc import internal_pb2
@@ -65,12 +65,15 @@ class RegistryTarget:
         return cls.from_properties(properties, str(site.internal_config))
 
 
+#: The Admin service, as the registry's client endpoints serve it.
+_ADMIN = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
+
+
 @contextlib.contextmanager
 def _clean_errors(peer: Peer) -> Iterator[None]:
-    """translate_errors, with a transport failure told in one clean line (as `admin status`)."""
+    """A transport failure told in one clean line (as `admin status`)."""
     try:
-        with translate_errors(peer):
-            yield
+        yield
     except UnreachableError as error:
         where = f"cannot reach {peer.where()}"
         # Only the transport's own failure: a registry's UnreachableError says something useful.
@@ -85,17 +88,18 @@ class AdminApi:
     def __init__(self, target: RegistryTarget) -> None:
         self.target = target
         self.peer = Peer.registry(target.address)
-        self._channel: grpc.aio.Channel | None = None
+        self._channel: WireChannel | None = None
         self._stub: Any = None
 
     def _admin(self) -> Any:
         if self._stub is None:
-            self._channel = make_channel(
+            self._channel = WireChannel(
                 self.target.endpoint,
                 max_message_bytes=self.target.max_message_bytes,
                 tls=self.target.tls,
+                peer=self.peer,
             )
-            self._stub = admin_pb2_grpc.AdminStub(self._channel)  # type: ignore[no-untyped-call]
+            self._stub = Stub(self._channel, _ADMIN)
         return self._stub
 
     async def close(self) -> None:
@@ -104,14 +108,11 @@ class AdminApi:
         self._channel = None
         self._stub = None
 
-    async def _call(
-        self, method: str, request: Any, deadline: float | None, *, wait: bool = False
-    ) -> Any:
-        # `deadline`: gRPC's per-call limit in seconds (None: none). `wait`: gRPC's
-        # wait_for_ready, i.e. wait (event-driven) for the registry to start listening.
+    async def _call(self, method: str, request: Any, deadline: float | None) -> Any:
+        # `deadline`: the per-call limit in seconds (None: none), known to the registry too.
         with _clean_errors(self.peer):
             call = getattr(self._admin(), method)
-            return await call(request, timeout=deadline, wait_for_ready=wait or None)
+            return await call(request, timeout=deadline)
 
     # -- applications
     async def deploy(self, request: admin_pb2.DeployRequest) -> admin_pb2.DeployReply:
@@ -211,13 +212,13 @@ class AdminApi:
         self, request: admin_pb2.WatchServersRequest | None = None
     ) -> AsyncIterator[admin_pb2.WatchServersReply]:
         """A snapshot, then every change, until the caller stops iterating."""
-        call = self._admin().WatchServers(request or admin_pb2.WatchServersRequest())
+        replies = self._admin().WatchServers(request or admin_pb2.WatchServersRequest())
         try:
             with _clean_errors(self.peer):
-                async for reply in call:
+                async for reply in replies:
                     yield reply
         finally:
-            call.cancel()
+            await replies.aclose()  # the registry stops sending
 
     # -- nodes
     async def node_list(self) -> list[common_pb2.NodeStatus]:
@@ -286,10 +287,10 @@ class AdminApi:
         return list(reply.registries)
 
     async def registry_ping(
-        self, name: str = "", deadline: float | None = QUICK_CALL_SECONDS, *, wait: bool = False
+        self, name: str = "", deadline: float | None = QUICK_CALL_SECONDS
     ) -> admin_pb2.RegistryInfo:
         request = admin_pb2.RegistryPingRequest(name=name)
-        reply = await self._call("RegistryPing", request, deadline, wait=wait)
+        reply = await self._call("RegistryPing", request, deadline)
         info: admin_pb2.RegistryInfo = reply.registry
         return info
 
@@ -346,12 +347,15 @@ async def ping_node_directly(
     endpoint: Endpoint, name: str, target: RegistryTarget
 ) -> internal_pb2.PingReply:
     """Node.Ping at a node's own endpoint (needs a fixed port), bypassing the registry."""
-    # The node's internal API only here: every other command talks to the registry alone.
+    # The node's internal API (gRPC) only here: every other command talks to the registry.
     from shoal.rpc import internal_pb2, internal_pb2_grpc
+    from shoal.rpc.channels import make_channel
+    from shoal.rpc.errors import translate_errors
 
     channel = make_channel(endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls)
     try:
-        with _clean_errors(Peer.node(name, format_endpoints((endpoint,)))):
+        peer = Peer.node(name, format_endpoints((endpoint,)))
+        with _clean_errors(peer), translate_errors(peer):
             reply: internal_pb2.PingReply = await internal_pb2_grpc.NodeStub(channel).Ping(  # type: ignore[no-untyped-call]
                 internal_pb2.PingRequest(), timeout=QUICK_CALL_SECONDS
             )

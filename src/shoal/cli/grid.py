@@ -32,7 +32,7 @@ from shoal.config.site import (
 )
 from shoal.errors import ShoalError
 
-if TYPE_CHECKING:  # grpc loads with the client, when a command first talks to the registry
+if TYPE_CHECKING:  # the client (asyncio, protobuf) loads when a command first needs it
     from shoal.cli.client import AdminClient, RegistryTarget
     from shoal.rpc import admin_pb2
 
@@ -57,8 +57,8 @@ class Grid:
 
     @cached_property
     def target(self) -> RegistryTarget:
-        """The registry's address and channel settings (built with grpc, when first needed:
-        `admin start` spawns the master before it loads it)."""
+        """The registry's address and channel settings (built with the client, when first
+        needed: `admin start` spawns the master before it loads it)."""
         from shoal.cli.client import RegistryTarget
 
         return RegistryTarget.from_properties(self.internal, str(self.site.internal_config))
@@ -80,7 +80,8 @@ class Grid:
 
     def registry_listens(self) -> bool:
         """Does anything accept connections at the registry's address? Read and probed
-        without loading grpc (a bad etc/internal.cfg raises here, before anything starts)."""
+        without loading the client (a bad etc/internal.cfg raises here, before anything
+        starts)."""
         endpoint = locator_endpoint(self.internal, str(self.site.internal_config))
         return port_open(endpoint.host, endpoint.port)
 
@@ -145,8 +146,8 @@ def port_open(host: str | None, port: int | None, seconds: float = PROBE_SECONDS
 def registry_info(client: AdminClient) -> admin_pb2.RegistryInfo | None:
     """The registry's RegistryPing answer, or None when nothing answers at its endpoint."""
     endpoint = client.target.endpoint
-    # Connect first: a refused gRPC call leaves the (process-wide) subchannel in reconnect
-    # back-off, which would fail the calls to a registry started right after this probe.
+    # A plain connect first: nothing listening (the usual case before a start) is told at
+    # once, without a call's deadline.
     if not port_open(endpoint.host, endpoint.port):
         return None
     try:
@@ -166,8 +167,7 @@ def wait_for_start(
 
     Returns the registry's answer, or None when nothing is starting any more (the start
     failed) or `seconds` ran out (`grid.coming_up()` tells which). Polls with a bounded
-    back-off: no event announces another process's lock or listening socket, and a failed
-    gRPC call would put the process-wide subchannel into reconnect back-off.
+    back-off: no event announces another process's lock or listening socket.
     """
     deadline = Deadline(seconds, clock)
     delay = 0.02

@@ -45,7 +45,7 @@ _CALL_OFF_SECONDS = 5.0
 
 def _refuse_if_running(grid: Grid) -> None:
     """Refuse when a master runs or a registry answers at the site's address. Nothing
-    listening there (the usual case) is told by a plain connect, without loading grpc."""
+    listening there (the usual case) is told by a plain connect, without loading the client."""
     info = None
     if grid.registry_listens():
         with grid.client() as client:
@@ -169,7 +169,7 @@ def start_grid(
             _refuse_if_running(grid)
             deadline = Deadline(wait)
             # The master loads its code while this process checks the descriptor and loads
-            # grpc, all at once; held, it starts nothing before the descriptor is valid.
+            # the client, all at once; held, it starts nothing before the descriptor is valid.
             spawned = spawn_node(site, grid.master, detached=not foreground, hold=True)
             try:
                 request, application = build_request(
@@ -181,7 +181,7 @@ def start_grid(
             release(spawned, go=True)
             try:
                 client = closing.enter_context(grid.client())
-            except BaseException as error:  # Ctrl-C while grpc loads too: the master runs on
+            except BaseException as error:  # Ctrl-C while the client loads: the master runs on
                 os.close(spawned.ready_fd)
                 if isinstance(error, ShoalError):
                     raise _with_grid_left_running(error, spawned.pid) from error
@@ -283,7 +283,7 @@ def restart(context: CliContext, words: tuple[str, ...], wait: float) -> None:
     grid = Grid.load(context)
     # Check the descriptor first: a restart with a broken descriptor would leave nothing running.
     build_request(split_words(words, lambda: grid.site.default_descriptor), grid.site)
-    from shoal.cli.stop import stop_grid  # loads grpc: `start` spawns the master before that
+    from shoal.cli.stop import stop_grid  # loads the client: `start` spawns the master first
 
     stop_grid(grid, wait)
     start_grid(context, words, wait, foreground=False)

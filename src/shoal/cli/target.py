@@ -1,7 +1,7 @@
-"""Where the registry is, read from etc/internal.cfg without loading grpc.
+"""Where the registry is, read from etc/internal.cfg without loading the admin client.
 
 `admin start` needs the registry's address before it spawns the master (is something already
-listening there?), and spawns it before it loads grpc, so that both start at once.
+listening there?), and spawns it before it loads the client, so that both start at once.
 `shoal.cli.client.RegistryTarget` builds on these for the channel itself.
 """
 

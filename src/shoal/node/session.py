@@ -30,16 +30,18 @@ from shoal.errors import (
     ShoalError,
 )
 from shoal.node.service import current_load
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2, locator_pb2_grpc
+from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
 from shoal.rpc.channels import TlsConfig, make_channel
 from shoal.rpc.errors import Peer, translate_errors
+from shoal.rpc.wire import WireChannel
 
 __all__ = ["NodeSession", "SessionSettings"]
 
 _log = logging.getLogger(__name__)
 # The generated stubs are untyped; these typed names keep strict mypy on the calls around them.
 _registry_stub: Callable[[grpc.aio.Channel], Any] = internal_pb2_grpc.RegistryStub
-_locator_stub: Callable[[grpc.aio.Channel], Any] = locator_pb2_grpc.LocatorStub
+#: The locator's call that says where the registry's internal (session) endpoints are.
+FIND_REGISTRY = "/shoal.v1.Locator/FindRegistry"
 _FATAL = (NodeActiveError, NodeNotFoundError, PermissionDeniedError, ConfigError)
 
 
@@ -155,16 +157,22 @@ class NodeSession:
     async def _register(self) -> None:
         settings = self.settings
         peer = Peer.registry(str(settings.locator))
-        # A new channel per attempt: gRPC's own reconnect back-off (up to 2 minutes) would
-        # otherwise decide when a restarted registry is seen again.
-        locator = make_channel(
-            settings.locator, max_message_bytes=settings.max_message_bytes, tls=settings.tls
+        # The locator speaks Shoal's wire protocol; the session itself (below) gRPC. A new
+        # channel per attempt: gRPC's own reconnect back-off (up to 2 minutes) would otherwise
+        # decide when a restarted registry is seen again.
+        locator = WireChannel(
+            settings.locator,
+            max_message_bytes=settings.max_message_bytes,
+            tls=settings.tls,
+            peer=peer,
         )
         try:
-            with translate_errors(peer):
-                found = await _locator_stub(locator).FindRegistry(
-                    locator_pb2.FindRegistryRequest(), timeout=settings.call_timeout
-                )
+            found = await locator.unary(
+                FIND_REGISTRY,
+                locator_pb2.FindRegistryRequest(),
+                locator_pb2.FindRegistryReply,
+                deadline=settings.call_timeout,
+            )
         finally:
             await locator.close()
         internal = self._internal_endpoint(found.internal_endpoints)

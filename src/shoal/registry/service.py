@@ -1,5 +1,6 @@
 """The registry as one object: open the database, rebuild the state from it, serve Admin and
-Locator on the client endpoints and Registry (node sessions) on the internal endpoints."""
+Locator on the client endpoints (Shoal's wire protocol) and Registry (node sessions) on the
+internal endpoints (gRPC)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ from shoal.registry.settings import RegistrySettings
 from shoal.registry.state import RegistryState
 from shoal.registry.sync import NodeSync
 from shoal.registry.watch import StatusHub
-from shoal.rpc import admin_pb2_grpc, internal_pb2, internal_pb2_grpc, locator_pb2_grpc
+from shoal.rpc import admin_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
 from shoal.rpc.channels import describe_endpoints, make_server
+from shoal.rpc.wire import WireServer
 
 __all__ = ["STOP_GRACE", "Registry", "ShutdownKind"]
 
@@ -74,6 +76,7 @@ class Registry:
         self.locator: LocatorServicer | None = None
         self._node_sessions: RegistryServicer | None = None
         self._servers: list[grpc.aio.Server] = []
+        self._client: WireServer | None = None
 
     async def start(self) -> None:
         """Open the database, recover, bind both endpoint sets and serve. All or nothing."""
@@ -114,13 +117,10 @@ class Registry:
             tls=settings.tls,
         )
         self._servers.append(internal)
-        client, client_bound = make_server(
-            settings.client_endpoints,
-            max_message_bytes=settings.max_message_bytes,
-            tls=settings.tls,
-            interceptors=[AdminPermissions()],
+        client = self._client = WireServer(
+            max_message_bytes=settings.max_message_bytes, name="the registry"
         )
-        self._servers.append(client)
+        client_bound = await client.bind(settings.client_endpoints, tls=settings.tls)
         self.internal_endpoints = describe_endpoints(internal_bound)
         self.client_endpoints = describe_endpoints(client_bound)
 
@@ -149,7 +149,10 @@ class Registry:
             request_shutdown=self._request_shutdown,
             recovery_problems=problems,
         )
-        admin_pb2_grpc.add_AdminServicer_to_server(admin, client)  # type: ignore[no-untyped-call]
+        permissions = AdminPermissions()
+        client.add_service(
+            admin_pb2.DESCRIPTOR.services_by_name["Admin"], admin, check=permissions.check
+        )
         self.locator = LocatorServicer(
             instance_name=settings.instance_name,
             internal_endpoints=self.internal_endpoints,
@@ -158,9 +161,7 @@ class Registry:
             sessions=sessions,
             record_answer=sync.record_answer,
         )
-        locator_pb2_grpc.add_LocatorServicer_to_server(  # type: ignore[no-untyped-call]
-            self.locator, client
-        )
+        client.add_service(locator_pb2.DESCRIPTOR.services_by_name["Locator"], self.locator)
         # Sessions first: a node told the internal endpoints by the locator can register.
         await internal.start()
         await client.start()
@@ -184,7 +185,11 @@ class Registry:
         is back), and close the database. Idempotent."""
         self.hub.close()  # ends WatchServers streams, which would hold the grace period
         servers, self._servers = self._servers, []
-        await asyncio.gather(*(server.stop(STOP_GRACE) for server in servers))
+        client, self._client = self._client, None
+        await asyncio.gather(
+            *(server.stop(STOP_GRACE) for server in servers),
+            *([client.stop(STOP_GRACE)] if client is not None else []),
+        )
         if self.locator is not None:
             await self.locator.aclose()  # on-demand starts still waiting on a node
             self.locator = None

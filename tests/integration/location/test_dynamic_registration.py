@@ -25,18 +25,22 @@ pytestmark = pytest.mark.slow
 # A program outside the grid: registers (or removes) one adapter and exits.
 REGISTER = """
 import asyncio, sys
-from shoal.rpc import locator_pb2, locator_pb2_grpc
-from shoal.rpc.channels import make_channel
-from shoal.rpc.errors import translate_errors
+from shoal.config.endpoints import parse_endpoint
+from shoal.rpc import locator_pb2
+from shoal.rpc.wire import WireChannel
 from shoal.errors import ShoalError
 
 async def main(port, adapter_id, endpoints):
-    channel = make_channel(f"tcp -h 127.0.0.1 -p {port}", max_message_bytes=1 << 20)
+    endpoint = parse_endpoint(f"tcp -h 127.0.0.1 -p {port}")
+    channel = WireChannel(endpoint, max_message_bytes=1 << 20)
     try:
-        stub = locator_pb2_grpc.LocatorStub(channel)
         request = locator_pb2.SetAdapterEndpointsRequest(adapter_id=adapter_id, endpoints=endpoints)
-        with translate_errors():
-            await stub.SetAdapterEndpoints(request, timeout=10)
+        await channel.unary(
+            "/shoal.v1.Locator/SetAdapterEndpoints",
+            request,
+            locator_pb2.SetAdapterEndpointsReply,
+            deadline=10,
+        )
     finally:
         await channel.close()
 

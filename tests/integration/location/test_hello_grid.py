@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from gridsupport import Site, poll_until
+from shoal.config.endpoints import parse_endpoint
 from shoal.errors import AdapterNotFoundError, ObjectNotFoundError
-from shoal.rpc import locator_pb2, locator_pb2_grpc
-from shoal.rpc.channels import make_channel
-from shoal.rpc.errors import translate_errors
+from shoal.rpc import locator_pb2
+from shoal.rpc.wire import Stub, WireChannel
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +66,11 @@ def listens(port: int) -> bool:
 
 def locate(site: Site, method: str, request: object) -> object:
     async def call() -> object:
-        channel = make_channel(f"tcp -h 127.0.0.1 -p {site.port}", max_message_bytes=1 << 20)
+        endpoint = parse_endpoint(f"tcp -h 127.0.0.1 -p {site.port}")
+        channel = WireChannel(endpoint, max_message_bytes=1 << 20)
         try:
-            stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
-            with translate_errors():
-                return await getattr(stub, method)(request, timeout=10)
+            stub = Stub(channel, locator_pb2.DESCRIPTOR.services_by_name["Locator"])
+            return await getattr(stub, method)(request, timeout=10)
         finally:
             await channel.close()
 

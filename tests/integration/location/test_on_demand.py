@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from gridsupport import Site, poll_until
+from shoal.config.endpoints import parse_endpoint
 from shoal.errors import AdapterNotFoundError
-from shoal.rpc import locator_pb2, locator_pb2_grpc
+from shoal.rpc import locator_pb2
 from shoal.rpc.channels import make_channel
-from shoal.rpc.errors import translate_errors
+from shoal.rpc.wire import WireChannel
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +44,15 @@ def greeter(server_id: str, activation: str, group: str = "") -> str:
 
 
 async def find(site: Site, adapter_id: str) -> locator_pb2.FindAdapterByIdReply:
-    channel = make_channel(f"tcp -h 127.0.0.1 -p {site.port}", max_message_bytes=1 << 20)
+    endpoint = parse_endpoint(f"tcp -h 127.0.0.1 -p {site.port}")
+    channel = WireChannel(endpoint, max_message_bytes=1 << 20)
     try:
-        stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
-        with translate_errors():
-            reply: locator_pb2.FindAdapterByIdReply = await stub.FindAdapterById(
-                locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id), timeout=60
-            )
-            return reply
+        return await channel.unary(
+            "/shoal.v1.Locator/FindAdapterById",
+            locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id),
+            locator_pb2.FindAdapterByIdReply,
+            deadline=60,
+        )
     finally:
         await channel.close()
 

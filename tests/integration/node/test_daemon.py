@@ -1,5 +1,6 @@
 """The node daemon as a process (`python -m shoal.node.daemon`), against a stand-in registry
-served by the test: the ready pipe, registration, reports, refusals and a clean SIGTERM."""
+served by the test (its Locator in Shoal's wire protocol on the client endpoint, its Registry in
+gRPC on the internal one): the ready pipe, registration, reports, refusals and a clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,15 +18,10 @@ import pytest_asyncio
 
 from shoal.descriptor.model import Activation
 from shoal.errors import NodeActiveError
-from shoal.rpc import (
-    common_pb2,
-    internal_pb2,
-    internal_pb2_grpc,
-    locator_pb2,
-    locator_pb2_grpc,
-)
+from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
 from shoal.rpc.channels import describe_endpoints, make_channel, make_server
 from shoal.rpc.convert import server_to_pb
+from shoal.rpc.wire import WireServer
 
 from .conftest import WAIT, server, until
 
@@ -42,7 +38,7 @@ class StandInRegistry:
     unregistered: list[str] = field(default_factory=list)
     internal: str = ""
 
-    # Locator
+    # Locator (served as is: the Locator methods it lacks answer "not implemented")
     async def FindRegistry(self, request: Any, context: Any) -> Any:
         return locator_pb2.FindRegistryReply(
             instance_name="IceGrid", replica_name="Master", internal_endpoints=self.internal
@@ -74,10 +70,6 @@ def _servicer(base: type, registry: StandInRegistry, *names: str) -> Any:
     return type(f"StandIn{base.__name__}", (base,), {n: getattr(registry, n) for n in names})()
 
 
-def _locator(registry: StandInRegistry) -> Any:
-    return _servicer(locator_pb2_grpc.LocatorServicer, registry, "FindRegistry")
-
-
 def _registry(registry: StandInRegistry) -> Any:
     names = ("RegisterNode", "Keepalive", "ReportState", "UnregisterNode")
     return _servicer(internal_pb2_grpc.RegistryServicer, registry, *names)
@@ -92,12 +84,12 @@ class Grid:
 @pytest_asyncio.fixture
 async def grid(tmp_path: Path) -> AsyncIterator[Grid]:
     registry = StandInRegistry()
-    client, client_bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
-    locator_pb2_grpc.add_LocatorServicer_to_server(_locator(registry), client)
+    client = WireServer(max_message_bytes=1 << 24, name="the stand-in registry")
+    client.add_service(locator_pb2.DESCRIPTOR.services_by_name["Locator"], registry)
     internal, internal_bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
     internal_pb2_grpc.add_RegistryServicer_to_server(_registry(registry), internal)
     registry.internal = describe_endpoints(internal_bound)
-    await client.start()
+    client_bound = await client.listen("tcp -h 127.0.0.1 -p 0")
     await internal.start()
     site = tmp_path / "site"
     (site / "etc" / "grid").mkdir(parents=True)
@@ -247,10 +239,10 @@ async def test_a_missing_node_config_is_a_start_error_naming_the_file(
 async def test_a_node_waits_for_its_registry_and_registers_when_it_appears(
     tmp_path: Path, grid: Grid, start_daemon: Any
 ) -> None:
-    """The registry answers with UNAVAILABLE first (the locator is a dead port): the node keeps
+    """The registry cannot be reached first (the locator is a dead port): the node keeps
     retrying and writes nothing until it is registered; SIGTERM then stops it cleanly."""
-    holder, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 20)
-    await holder.start()
+    holder = WireServer(max_message_bytes=1 << 20)
+    bound = await holder.listen("tcp -h 127.0.0.1 -p 0")
     await holder.stop(None)  # a port nobody answers on (it stays ours: nobody else binds it)
     config = grid.site / "etc" / "internal.cfg"
     config.write_text(f"Ice.Default.Locator=IceGrid/Locator:{describe_endpoints(bound)}\n")

@@ -12,13 +12,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import grpc
+from google.protobuf.message_factory import GetMessageClass
 
-from shoal.rpc import admin_pb2, admin_pb2_grpc
+from shoal.config.endpoints import parse_endpoint
+from shoal.rpc import admin_pb2
+from shoal.rpc.wire import BlockingChannel
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 WAIT = 20.0
@@ -45,6 +48,8 @@ REGISTRY_SCRIPT = textwrap.dedent(
     asyncio.run(main())
     """
 )
+
+MB = 1 << 20
 
 APP = """<icegrid><application name="App"><node name="node1">
   <server id="S1" exe="${PYTHON}" activation="manual"/>
@@ -75,9 +80,28 @@ def registry_process(site: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
             process.stdout.close()
 
 
-def admin(address: str) -> tuple[grpc.Channel, admin_pb2_grpc.AdminStub]:
-    channel = grpc.insecure_channel(address)
-    return channel, admin_pb2_grpc.AdminStub(channel)
+class BlockingAdmin:
+    """Admin calls in Shoal's wire protocol, one at a time: `admin.Deploy(request, timeout=)`."""
+
+    def __init__(self, channel: BlockingChannel) -> None:
+        self._channel = channel
+        self._methods = admin_pb2.DESCRIPTOR.services_by_name["Admin"].methods_by_name
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        reply_type = GetMessageClass(self._methods[name].output_type)
+
+        def call(request: Any, timeout: float | None = None) -> Any:
+            return self._channel.unary(
+                f"/shoal.v1.Admin/{name}", request, reply_type, deadline=timeout
+            )
+
+        return call
+
+
+def admin(address: str) -> tuple[BlockingChannel, BlockingAdmin]:
+    host, port = address.rsplit(":", 1)
+    channel = BlockingChannel(parse_endpoint(f"tcp -h {host} -p {port}"), max_message_bytes=MB)
+    return channel, BlockingAdmin(channel)
 
 
 def test_a_registry_killed_with_sigkill_comes_back_with_its_applications(tmp_path: Path) -> None:

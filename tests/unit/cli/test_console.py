@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 import pytest
 
 from shoal.cli.client import AdminApi, AdminClient, RegistryTarget
@@ -29,8 +28,8 @@ from shoal.cli.errors import ConsoleUsageError
 from shoal.cli.exits import EXIT_NOT_FOUND, exit_code_for
 from shoal.config.endpoints import parse_endpoint
 from shoal.errors import NodeUnreachableError, ServerNotFoundError, ShoalError
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
-from shoal.rpc.channels import make_server
+from shoal.rpc import admin_pb2, common_pb2
+from shoal.rpc.wire import WireServer
 
 # ------------------------------------------------------------------------- the command table
 
@@ -102,7 +101,7 @@ def test_load_line() -> None:
 # ------------------------------------------------------------------- against a fake registry
 
 
-class FakeAdmin(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
+class FakeAdmin:
     """Two servers, two nodes (node1 unreachable); signals are recorded."""
 
     def __init__(self) -> None:
@@ -180,10 +179,11 @@ def console() -> Iterator[Console]:
     placeholder = RegistryTarget(parse_endpoint("tcp -h 127.0.0.1 -p 1"), 1 << 20)
     client = AdminClient(placeholder)
 
-    async def serve() -> tuple[grpc.aio.Server, RegistryTarget]:
-        server, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 20)
-        admin_pb2_grpc.add_AdminServicer_to_server(fake, server)
-        await server.start()
+    async def serve() -> tuple[WireServer, RegistryTarget]:
+        # The registry's client endpoints speak Shoal's wire protocol, as the CLI does.
+        server = WireServer(max_message_bytes=1 << 20, name="the fake registry")
+        server.add_service(admin_pb2.DESCRIPTOR.services_by_name["Admin"], fake)
+        bound = await server.listen("tcp -h 127.0.0.1 -p 0")
         return server, RegistryTarget(bound[0], 1 << 20)
 
     server, target = client.run(serve())  # served by the client's own loop

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 import pytest
 
 from shoal.cli.client import AdminApi, AdminClient, RegistryTarget
@@ -18,8 +17,8 @@ from shoal.cli.errors import ConsoleUsageError
 from shoal.config.endpoints import parse_endpoint
 from shoal.errors import InvalidArgumentError
 from shoal.registry.objects import matches
-from shoal.rpc import admin_pb2, admin_pb2_grpc
-from shoal.rpc.channels import make_server
+from shoal.rpc import admin_pb2
+from shoal.rpc.wire import WireServer
 
 GREETER = admin_pb2.ObjectInfo(
     identity="hello/greeter",
@@ -31,7 +30,7 @@ GREETER = admin_pb2.ObjectInfo(
 THING = admin_pb2.ObjectInfo(identity="thing", proxy="thing:tcp -h 127.0.0.1 -p 4000", type="::T")
 
 
-class FakeAdmin(admin_pb2_grpc.AdminServicer):  # type: ignore[misc]
+class FakeAdmin:
     """Two objects (one declared); records what is added and removed."""
 
     def __init__(self) -> None:
@@ -85,10 +84,11 @@ def console() -> Iterator[Console]:
     fake = FakeAdmin()
     client = AdminClient(RegistryTarget(parse_endpoint("tcp -h 127.0.0.1 -p 1"), 1 << 20))
 
-    async def serve() -> tuple[grpc.aio.Server, RegistryTarget]:
-        server, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 20)
-        admin_pb2_grpc.add_AdminServicer_to_server(fake, server)
-        await server.start()
+    async def serve() -> tuple[WireServer, RegistryTarget]:
+        # The registry's client endpoints speak Shoal's wire protocol, as the CLI does.
+        server = WireServer(max_message_bytes=1 << 20, name="the fake registry")
+        server.add_service(admin_pb2.DESCRIPTOR.services_by_name["Admin"], fake)
+        bound = await server.listen("tcp -h 127.0.0.1 -p 0")
         return server, RegistryTarget(bound[0], 1 << 20)
 
     server, target = client.run(serve())

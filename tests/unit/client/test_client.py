@@ -1,10 +1,11 @@
 """shoal.client against a small in-process Locator and greeters: resolution, the locator cache
 (Ice.Default.LocatorCacheTimeout, driven by an injected clock), channel reuse, the retry rule.
 
-The Locator here is a dict behind the real gRPC contract (locator.proto, errors included), not
-the registry's logic: it stands in so these tests exercise the client's cache and retry alone,
-and counts what it is asked. tests/integration/location/test_client.py does the same against a
-real grid.
+The Locator here is a dict behind the real contract (locator.proto, errors included), served
+in Shoal's wire protocol as the registry's client endpoints serve it, not the registry's logic:
+it stands in so these tests exercise the client's cache and retry alone, and counts what it is
+asked. The greeters are gRPC servers, as applications are.
+tests/integration/location/test_client.py does the same against a real grid.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from shoal.errors import (
     ShoalError,
     UnreachableError,
 )
-from shoal.rpc import locator_pb2, locator_pb2_grpc
+from shoal.rpc import locator_pb2
 from shoal.rpc.channels import describe_endpoints, make_server
+from shoal.rpc.wire import WireServer
 
 MAX_BYTES = 1 << 20
 GREET = "/hello.Greeter/Greet"
@@ -43,7 +45,7 @@ class FakeClock:
         return self.now
 
 
-class TableLocator(locator_pb2_grpc.LocatorServicer):
+class TableLocator:
     """Answers from two dicts; `asked` records every question."""
 
     def __init__(self) -> None:
@@ -89,6 +91,8 @@ class Grid:
     locator: TableLocator
     locator_endpoints: str
     greeter_endpoints: str
+    locator_server: WireServer
+    #: The application servers (gRPC, as shoal.client calls them); [0] is the greeter.
     servers: list[grpc.aio.Server] = field(default_factory=list)
 
     def client(self, cache_timeout: int | None = None, clock: FakeClock | None = None) -> Client:
@@ -102,16 +106,17 @@ class Grid:
 async def grid() -> AsyncIterator[Grid]:
     """A locator knowing adapter `S.Hello` (holding `hello/greeter`), and its greeter."""
     locator = TableLocator()
-    server, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=MAX_BYTES)
-    locator_pb2_grpc.add_LocatorServicer_to_server(locator, server)  # type: ignore[no-untyped-call]
-    await server.start()
+    server = WireServer(max_message_bytes=MAX_BYTES, name="the fake locator")
+    server.add_service(locator_pb2.DESCRIPTOR.services_by_name["Locator"], locator)
+    bound = await server.listen("tcp -h 127.0.0.1 -p 0")
     greeter, greeter_endpoints = await start_greeter()
     locator.adapters["S.Hello"] = greeter_endpoints
     locator.objects["hello/greeter"] = "S.Hello"
-    found = Grid(locator, describe_endpoints(bound), greeter_endpoints, [server, greeter])
+    found = Grid(locator, describe_endpoints(bound), greeter_endpoints, server, [greeter])
     try:
         yield found
     finally:
+        await server.stop(None)
         for each in found.servers:
             await each.stop(None)
 
@@ -213,9 +218,9 @@ async def test_a_well_known_object_also_caches_its_adapter(grid: Grid) -> None:
 
 async def move_greeter(grid: Grid) -> str:
     """The greeter's server dies and comes back on another port; the locator knows."""
-    await grid.servers[1].stop(None)
+    await grid.servers[0].stop(None)
     server, endpoints = await start_greeter()
-    grid.servers[1] = server
+    grid.servers[0] = server
     grid.locator.adapters["S.Hello"] = endpoints
     assert endpoints != grid.greeter_endpoints
     return endpoints
@@ -253,7 +258,7 @@ async def test_a_call_to_a_stale_location_that_is_not_idempotent_fails_and_forge
 
 @pytest.mark.asyncio
 async def test_a_freshly_resolved_location_that_is_down_is_not_retried(grid: Grid) -> None:
-    await grid.servers[1].stop(None)
+    await grid.servers[0].stop(None)
     async with grid.client() as client:
         with pytest.raises(UnreachableError, match="hello/greeter"):
             await client.call("hello/greeter", GREET, b"x", idempotent=True)

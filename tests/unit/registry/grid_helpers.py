@@ -19,12 +19,14 @@ from typing import Any
 
 import grpc.aio
 
+from shoal.config.endpoints import parse_endpoint
 from shoal.config.properties import Properties
 from shoal.config.site import Site
 from shoal.registry.service import Registry
-from shoal.rpc import admin_pb2_grpc, common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc import admin_pb2, common_pb2, internal_pb2, internal_pb2_grpc
 from shoal.rpc.channels import describe_endpoints, make_channel, make_server
 from shoal.rpc.errors import Peer, translate_errors
+from shoal.rpc.wire import Stub, WireChannel
 
 MB = 1024 * 1024
 WAIT = 10.0
@@ -77,14 +79,14 @@ async def running_registry(
 
 
 @asynccontextmanager
-async def admin_client(
-    registry: Registry, max_message_bytes: int = MB
-) -> AsyncIterator[admin_pb2_grpc.AdminStub]:
-    channel = make_channel(
-        registry.client_endpoints.split(":")[0], max_message_bytes=max_message_bytes
+async def admin_client(registry: Registry, max_message_bytes: int = MB) -> AsyncIterator[Stub]:
+    """The registry's Admin service, as the CLI calls it (Shoal's wire protocol)."""
+    channel = WireChannel(
+        parse_endpoint(registry.client_endpoints.split(":")[0]),
+        max_message_bytes=max_message_bytes,
     )
     try:
-        yield admin_pb2_grpc.AdminStub(channel)
+        yield Stub(channel, admin_pb2.DESCRIPTOR.services_by_name["Admin"])
     finally:
         await channel.close()
 

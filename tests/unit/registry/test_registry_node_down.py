@@ -20,7 +20,8 @@ from grid_helpers import (
 
 from shoal.registry.service import Registry
 from shoal.registry.state import node_down_reason
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
+from shoal.rpc import admin_pb2, common_pb2
+from shoal.rpc.wire import Stub
 
 ACTIVE_S1 = common_pb2.ServerStatus(
     server_id="S1",
@@ -31,11 +32,11 @@ ACTIVE_S1 = common_pb2.ServerStatus(
 )
 
 
-async def deploy(admin: admin_pb2_grpc.AdminStub) -> None:
+async def deploy(admin: Stub) -> None:
     await admin.Deploy(admin_pb2.DeployRequest(descriptor_xml=app_xml(), source_name="a.xml"))
 
 
-async def state_of(admin: admin_pb2_grpc.AdminStub, server_id: str) -> common_pb2.ServerStatus:
+async def state_of(admin: Stub, server_id: str) -> common_pb2.ServerStatus:
     reply = await admin.ServerState(admin_pb2.ServerStateRequest(server_id=server_id))
     status: common_pb2.ServerStatus = reply.status
     return status
@@ -75,7 +76,7 @@ async def test_an_expired_session_shows_its_servers_inactive_with_the_reason(
         await running(registry, node)
         watch = admin.WatchServers(admin_pb2.WatchServersRequest(node="node1"))
         assert_down(await changes_until_down(watch, "S1"), "node1")  # no keepalive: expiry
-        watch.cancel()
+        await watch.aclose()
         assert_down(await state_of(admin, "S1"), "node1")
         assert_down(await state_of(admin, "S2"), "node1")  # never started: still says why
         assert not (await state_of(admin, "S3")).history  # node2's server: untouched
@@ -96,7 +97,7 @@ async def test_a_node_whose_connection_drops_loses_its_session_before_the_timeou
         watch = admin.WatchServers(admin_pb2.WatchServersRequest(server_ids=["S1"]))
         await node.stop_serving()  # as killed: the connection closes, pings go unanswered
         assert_down(await changes_until_down(watch, "S1"), "node1")
-        watch.cancel()
+        await watch.aclose()
         assert registry.sessions is not None and registry.sessions.get("node1") is None
         nodes = await admin.NodeList(admin_pb2.NodeListRequest())
         assert ("node1", False) in [(n.info.name, n.up) for n in nodes.nodes]

@@ -117,7 +117,7 @@ async def test_watch_servers_sends_a_snapshot_then_each_change(tmp_path: Path) -
             assert event.changed.server_id in ("", "S1")  # S2 is filtered out
         assert (event.changed.server_id, event.changed.pid) == ("S1", 12)
         assert event.changed.application == "App" and event.changed.activation == "manual"
-        watch.cancel()
+        await watch.aclose()
 
 
 @pytest.mark.asyncio
@@ -187,6 +187,10 @@ async def test_server_commands_go_to_the_node_or_say_why_not(tmp_path: Path) -> 
             await admin.ServerState(admin_pb2.ServerStateRequest(server_id="nope"))
 
         await node.register(registry)
+        # The registration's complete load first: its reply, taken before the start, could
+        # otherwise be recorded after the start's answer (statuses carry no node sequence
+        # number yet; a real node's ReportState corrects it, this fake node reports nothing).
+        await node.wait_for(lambda: len(node.loads) == 1, "the complete load")
         started = await admin.ServerStart(admin_pb2.ServerStartRequest(server_id="S1"))
         assert (started.status.state, started.status.pid) == (common_pb2.ACTIVE, 4321)
         state = await admin.ServerState(admin_pb2.ServerStateRequest(server_id="S1"))

@@ -18,10 +18,11 @@ from grid_helpers import (
     running_registry,
 )
 
+from shoal.config.endpoints import parse_endpoint
 from shoal.errors import NodeActiveError, NodeNotFoundError, SessionExpiredError
 from shoal.registry.database import DisabledBy
-from shoal.rpc import admin_pb2, common_pb2, internal_pb2, locator_pb2, locator_pb2_grpc
-from shoal.rpc.channels import make_channel
+from shoal.rpc import admin_pb2, common_pb2, internal_pb2, locator_pb2
+from shoal.rpc.wire import WireChannel
 
 MB = 1024 * 1024
 
@@ -126,7 +127,7 @@ async def test_a_session_without_keepalive_expires(tmp_path: Path) -> None:
             event = await anext(events)
             if event.HasField("node") and not event.node.up:
                 break
-        watch.cancel()
+        await watch.aclose()
         with pytest.raises(SessionExpiredError):
             await node.keepalive(registry)
         nodes = await admin.NodeList(admin_pb2.NodeListRequest())
@@ -227,10 +228,12 @@ async def test_a_batch_of_reports_stores_each_servers_latest_status_in_one_threa
 @pytest.mark.asyncio
 async def test_the_locator_names_the_internal_endpoints(tmp_path: Path) -> None:
     async with running_registry(make_site(tmp_path)) as registry:
-        channel = make_channel(registry.client_endpoints, max_message_bytes=MB)
+        channel = WireChannel(parse_endpoint(registry.client_endpoints), max_message_bytes=MB)
         try:
-            reply = await locator_pb2_grpc.LocatorStub(channel).FindRegistry(
-                locator_pb2.FindRegistryRequest()
+            reply = await channel.unary(
+                "/shoal.v1.Locator/FindRegistry",
+                locator_pb2.FindRegistryRequest(),
+                locator_pb2.FindRegistryReply,
             )
         finally:
             await channel.close()
