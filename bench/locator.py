@@ -1,20 +1,21 @@
 """The locator scenario: uncached FindAdapterById lookups in closed loops, and the first call to an
 on-demand server, against Shoal (examples/hello) and IceGrid (a Python Ice greeter).
 
-Lookups: each client is a thread with its own connection (a gRPC channel and the sync stub; an
-Ice communicator and its default Locator proxy) that asks again as soon as it has its answer,
-for a bounded duration; one client, then several at once, all in one process. Figures: lookups
-per second (all clients together) and the p50/p99 latency of one lookup. Shoal's clients run
-here; IceGrid's in peers/icegrid_locator.py under Debian's python3, whose loop repeats
-`closed_loops` (keep the two alike).
+Lookups: each client is a thread with its own connection (a BlockingChannel of Shoal's wire
+protocol, shoal.rpc.wire; an Ice communicator and its default Locator proxy) that asks again as
+soon as it has its answer, for a bounded duration; one client, then several at once, all in one
+process. Figures: lookups per second (all clients together) and the p50/p99 latency of one
+lookup. Shoal's clients run here; IceGrid's in peers/icegrid_locator.py under Debian's python3,
+whose loop repeats `closed_loops` (keep the two alike).
 
 First call: a fresh client's first call on an adapter of an `on-demand` server that does not
 run, until its reply; the lookup starts the server. A different server each sample, so each is
 a true first call (Shoal: examples/hello's greeter, `Greet`; IceGrid: the Python Ice greeter,
 `ice_ping`).
 
-Floor: the same Shoal client loop against a bare grpc.aio Locator with no Shoal code (a constant
-answer, in its own process: `python -m bench.locator floor`), to show what gRPC alone costs.
+Floor: the same Shoal client loop against a bare wire-protocol Locator with no registry code (a
+WireServer serving a constant answer, in its own process: `python -m bench.locator floor`), to
+show what the protocol alone costs in Python.
 """
 
 from __future__ import annotations
@@ -30,22 +31,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-import grpc.aio
-
 from bench.peers.icegrid import DEBIAN_PYTHON, LOCATOR_DRIVER
-from bench.peers.shoal import ShoalPeer
+from bench.peers.shoal import ShoalPeer, blocking_channel
 from bench.procs import run_cli
 from bench.timing import BenchError, clock
-from shoal.client import SyncClient
+from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB
 from shoal.errors import ShoalError
-from shoal.rpc import locator_pb2, locator_pb2_grpc
+from shoal.rpc import locator_pb2
+from shoal.rpc.tls import message_size_max_bytes
+from shoal.rpc.wire import CallContext, WireServer
 
 #: Lookups before the clock starts (connection set-up, first-call paths).
 WARMUP_LOOKUPS = 50
 #: The greeter that runs (`always`) on both grids, and its adapter.
 HELLO_ADAPTER = "HelloServer.Hello"
 REPO = Path(__file__).resolve().parents[1]
+#: The lookup, by its full name on the wire.
+FIND_ADAPTER_BY_ID = "/shoal.v1.Locator/FindAdapterById"
 HELLO_DIR = REPO / "examples" / "hello"
 
 #: Makes one client's lookup: entered in the client's thread, it opens the client's own
@@ -122,20 +124,24 @@ def closed_loops(
 # --------------------------------------------------------------------------------- Shoal
 
 
-def shoal_lookups(address: str, adapter_id: str, clients: int, seconds: float) -> LookupFigures:
-    """Locator.FindAdapterById(adapter_id) from `clients` threads, gRPC's sync stub each."""
-    with grpc.insecure_channel(address) as channel:
-        stub = locator_pb2_grpc.LocatorStub(channel)  # type: ignore[no-untyped-call]
-        request = locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id)
-        expected = stub.FindAdapterById(request, timeout=5).endpoints
+def shoal_lookups(
+    address: str, adapter_id: str, clients: int, seconds: float, *, registry: bool = True
+) -> LookupFigures:
+    """Locator.FindAdapterById(adapter_id) at "host:port" from `clients` threads, each with a
+    BlockingChannel of its own (Shoal's wire protocol). `registry`: errors name the registry
+    (False for the floor)."""
+    request = locator_pb2.FindAdapterByIdRequest(adapter_id=adapter_id)
+    reply_type = locator_pb2.FindAdapterByIdReply
+    with blocking_channel(address, registry=registry) as channel:
+        expected = channel.unary(FIND_ADAPTER_BY_ID, request, reply_type, deadline=5).endpoints
 
     @contextlib.contextmanager
     def connect() -> Iterator[Callable[[], object]]:
-        with grpc.insecure_channel(address) as channel:
-            find = locator_pb2_grpc.LocatorStub(channel).FindAdapterById  # type: ignore[no-untyped-call]
+        with blocking_channel(address, registry=registry) as channel:
+            unary = channel.unary
 
             def lookup() -> None:
-                reply = find(request, timeout=5)
+                reply = unary(FIND_ADAPTER_BY_ID, request, reply_type, deadline=5)
                 if reply.endpoints != expected:
                     raise BenchError(f"lookup of {adapter_id} answered {reply.endpoints!r}")
 
@@ -169,6 +175,10 @@ def deploy_shoal_on_demand(peer: ShoalPeer, server_ids: list[str]) -> None:
 def shoal_first_call(address: str, server_id: str) -> float:
     """Seconds from a fresh shoal.client's first Greet on `server_id`'s adapter until the
     answer: the locator starts the server and answers once it registered its endpoints."""
+    # Imported here: shoal.client loads grpc (its calls to servers), which the floor's process
+    # (`python -m bench.locator floor`) has no use for.
+    from shoal.client import SyncClient
+
     host, port = address.rsplit(":", 1)
     locator = f"IceGrid/Locator:tcp -h {host} -p {port}"
     with SyncClient({"Ice.Default.Locator": locator}) as client:
@@ -229,11 +239,12 @@ def icegrid_first_call(config: Path, server_id: str) -> float:
 _FLOOR_ENDPOINTS = "tcp -h 127.0.0.1 -p 10000"
 
 
-class _ConstantLocator(locator_pb2_grpc.LocatorServicer):
-    """FindAdapterById answered with a constant, shaped as the registry's answer."""
+class _ConstantLocator:
+    """FindAdapterById answered with a constant, shaped as the registry's answer (the Locator's
+    other methods: the WireServer answers "not implemented")."""
 
     async def FindAdapterById(
-        self, request: locator_pb2.FindAdapterByIdRequest, context: object
+        self, request: locator_pb2.FindAdapterByIdRequest, context: CallContext
     ) -> locator_pb2.FindAdapterByIdReply:
         replica = locator_pb2.ReplicaEndpoints(
             adapter_id=request.adapter_id, endpoints=_FLOOR_ENDPOINTS
@@ -242,17 +253,21 @@ class _ConstantLocator(locator_pb2_grpc.LocatorServicer):
 
 
 async def _serve_floor() -> None:
-    server = grpc.aio.server()
-    locator_pb2_grpc.add_LocatorServicer_to_server(_ConstantLocator(), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(port, flush=True)
-    await server.wait_for_termination()
+    """A WireServer as the registry's client endpoint is made (its default message size
+    limit), serving the constant Locator until killed; prints its port."""
+    server = WireServer(
+        max_message_bytes=message_size_max_bytes(DEFAULT_MESSAGE_SIZE_MAX_KB), name="the floor"
+    )
+    server.add_service(locator_pb2.DESCRIPTOR.services_by_name["Locator"], _ConstantLocator())
+    (bound,) = await server.listen("tcp -h 127.0.0.1 -p 0")
+    print(bound.port, flush=True)
+    await asyncio.Event().wait()
 
 
 @contextlib.contextmanager
 def floor_server() -> Iterator[str]:
-    """A bare grpc.aio Locator in a process of its own, as the registry is; its address."""
+    """A bare wire-protocol Locator (WireServer, no registry code) in a process of its own, as
+    the registry is; its "host:port"."""
     argv = [sys.executable, "-m", "bench.locator", "floor"]
     with subprocess.Popen(
         argv, cwd=REPO, stdout=subprocess.PIPE, text=True, start_new_session=True

@@ -48,7 +48,7 @@ def locator_figures() -> list[Figure]:
     found += [
         Figure(
             "locator_floor_1",
-            "floor: the 1-client lookups against a bare grpc.aio Locator (no Shoal code)",
+            "floor: the 1-client lookups against a bare wire-protocol Locator (no registry code)",
             "/s",
             peers=False,
         ),
@@ -78,11 +78,17 @@ def figures(n: int, idle_window: float, scale: int = SCALE_SERVERS) -> list[Figu
         Figure("cli", f"admin CLI server list / status with {n}, whole process", "ms"),
         Figure(
             "state_calls",
-            "admin state calls/s, closed loop, one client (Shoal: ServerState, sync stub)",
+            "admin state calls/s, closed loop, one client (Shoal: ServerState, BlockingChannel)",
             "/s",
         ),
         Figure("floor_python", "floor: python -c pass", "ms", peers=False),
         Figure("floor_grpc", 'floor: python -c "import grpc"', "ms", peers=False),
+        Figure(
+            "floor_asyncio_protobuf",
+            'floor: python -c "import asyncio, google.protobuf"',
+            "ms",
+            peers=False,
+        ),
         Figure("floor_shoal_cli", 'floor: python -c "import shoal.cli.main"', "ms", peers=False),
         Figure("stop_servers", f"daemon stop with {n} running, until servers gone", "ms"),
         Figure("stop_all", f"daemon stop with {n} running, until all gone", "ms"),

@@ -3,9 +3,10 @@
 Each run (R of them) starts every peer afresh with N `sleep 1000` servers and measures, in order:
 deploy + start, RSS, one crash to restart, the admin CLI round trip, and the daemon's stop; then
 starts it again for the admin state calls per second and the undeploy of the N. Then the floors
-(python alone, with grpc), then one idle window with the three daemons up at once, the locator,
-and (full mode or --scale) 1000 servers deployed and restarted once. Everything is on loopback;
-every process started is killed by pid at the end, even on failure or Ctrl-C (SIGINT/SIGTERM).
+(python alone, with grpc, with asyncio and protobuf, with Shoal's CLI modules), then one idle
+window with the three daemons up at once, the locator, and (full mode or --scale) 1000 servers
+deployed and restarted once. Everything is on loopback; every process started is killed by pid
+at the end, even on failure or Ctrl-C (SIGINT/SIGTERM).
 
 Exit status: 0 once the table is printed, missed targets included (a finding, not a failure);
 1 when a measurement failed; 3 with --strict when a target was missed; 130 on Ctrl-C.
@@ -24,8 +25,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
-import grpc
-
 from bench import locator, report, scenarios
 from bench.peers import APPLICATION, Peer, PeerSkipped, server_ids
 from bench.peers.icegrid import IceGridPeer
@@ -34,6 +33,7 @@ from bench.peers.supervisord import SupervisordPeer
 from bench.procs import all_gone, rss_mib
 from bench.report import Results
 from bench.timing import POLL_INTERVAL, WARMUP_CALLS, BenchError
+from shoal.errors import ShoalError
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SOURCES = report.REPO / "src"
@@ -167,13 +167,14 @@ def state_calls_and_undeploy(peer: Peer, run: int, results: Results, seconds: fl
         _stop_and_wait(peer)
 
 
-#: What a failing measurement raises: recorded under its label, and the run goes on.
+#: What a failing measurement raises: recorded under its label, and the run goes on. Shoal's
+#: calls (BlockingChannel, shoal.client) fail with ShoalError subclasses.
 _FAILURES = (
     BenchError,
     RuntimeError,
     OSError,
     ValueError,
-    grpc.RpcError,
+    ShoalError,
     subprocess.TimeoutExpired,
 )
 
@@ -265,8 +266,8 @@ def locator_run(results: Results, seconds: float, icegrid: IceGridPeer | None) -
             found = locator.shoal_lookups(address, adapter_id, clients, seconds)
             _add_lookups(results, report.SHOAL, found)
         with locator.floor_server() as floor:
-            log(f"locator: floor (bare grpc.aio), 1 client, {seconds:g} s of lookups")
-            found = locator.shoal_lookups(floor, locator.HELLO_ADAPTER, 1, seconds)
+            log(f"locator: floor (bare wire-protocol Locator), 1 client, {seconds:g} s of lookups")
+            found = locator.shoal_lookups(floor, locator.HELLO_ADAPTER, 1, seconds, registry=False)
             results.add("locator_floor_1", report.SHOAL, found.per_second)
         for server_id in on_demand:
             first = locator.shoal_first_call(address, server_id)
@@ -328,12 +329,14 @@ def main(argv: list[str] | None = None) -> int:
         " IceGrid: a Python Ice greeter, bench/peers/icegrid_locator.py) in closed loops of"
         f" {args.lookups:g} s after {locator.WARMUP_LOOKUPS} untimed lookups per client, 1 client"
         " then 4 concurrent ones, each a thread with its own connection in one client process:"
-        " Shoal the sync gRPC stub in the benchmark process, IceGrid its Locator proxy through"
-        " python3-zeroc-ice under Debian's /usr/bin/python3; lookups/s over all clients,"
-        " latency percentiles of single lookups. First call: a fresh client's first call on an"
-        " adapter of an `on-demand` server not running (a different one each sample) until its"
-        " reply: Shoal shoal.client's SyncClient.call of the greeter's Greet, IceGrid ice_ping"
-        " on its greeter, both greeters Python programs."
+        " Shoal a BlockingChannel (Shoal's wire protocol) in the benchmark process, IceGrid its"
+        " Locator proxy through python3-zeroc-ice under Debian's /usr/bin/python3; lookups/s"
+        " over all clients, latency percentiles of single lookups. First call: a fresh client's"
+        " first call on an adapter of an `on-demand` server not running (a different one each"
+        " sample) until its reply: Shoal shoal.client's SyncClient.call of the greeter's Greet,"
+        " IceGrid ice_ping on its greeter, both greeters Python programs. Floor: the same"
+        " 1-client loop against a bare wire-protocol Locator (shoal.rpc.wire's WireServer"
+        " answering a constant, no registry code) in a process of its own."
     )
     results.notes.append(
         f"Polling: every {POLL_INTERVAL * 1000:g} ms, bounded; the idle window runs the three "
@@ -397,10 +400,10 @@ def _scenario_notes(args: argparse.Namespace) -> list[str]:
         f"Admin state calls: the state of one server asked in a closed loop (the next call as "
         f"soon as the answer is in) for {args.calls:g} s after "
         f"{WARMUP_CALLS} untimed calls, one client, on a second daemon of each run: Shoal "
-        "Admin.ServerState with the sync gRPC stub in the benchmark process, supervisord XML-RPC "
-        "getProcessInfo through xmlrpc.client in the benchmark process, IceGrid "
-        "Admin.getServerState through python3-zeroc-ice (an admin session) in a driver run by "
-        "Debian's /usr/bin/python3 (bench/peers/icegrid_state_calls.py).",
+        "Admin.ServerState through a BlockingChannel (Shoal's wire protocol) in the benchmark "
+        "process, supervisord XML-RPC getProcessInfo through xmlrpc.client in the benchmark "
+        "process, IceGrid Admin.getServerState through python3-zeroc-ice (an admin session) in "
+        "a driver run by Debian's /usr/bin/python3 (bench/peers/icegrid_state_calls.py).",
         "Undeploy: on the same second daemon, from the command until every server process is "
         f"gone: Shoal `SITE/bin/shoal admin ice application remove {APPLICATION}` (whole "
         f'process), IceGrid `icegridadmin -e "application remove {APPLICATION}"`, supervisord '

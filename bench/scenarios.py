@@ -195,10 +195,13 @@ def cli_round_trips(argv: list[str], count: int) -> list[float]:
     return [run_cli(argv) for _ in range(count)]
 
 
-#: The floor under any Python CLI: the interpreter alone, then with grpc (which Shoal's CLI needs).
+#: The floors under any Python CLI: the interpreter alone; with grpc (what Shoal's CLI needed
+#: while the registry's client endpoints spoke gRPC); with asyncio and protobuf (what it needs
+#: for Shoal's wire protocol); then Shoal's CLI modules.
 FLOORS = {
     "floor_python": [sys.executable, "-c", "pass"],
     "floor_grpc": [sys.executable, "-c", "import grpc"],
+    "floor_asyncio_protobuf": [sys.executable, "-c", "import asyncio, google.protobuf"],
     "floor_shoal_cli": [sys.executable, "-c", "import shoal.cli.main"],
 }
 

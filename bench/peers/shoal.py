@@ -1,13 +1,13 @@
-"""Shoal: `shoal init` a fresh site, `SITE/bin/shoal admin start FILE`, the Admin API over gRPC."""
+"""Shoal: `shoal init` a fresh site, `SITE/bin/shoal admin start FILE`, the Admin API over Shoal's
+wire protocol (shoal.rpc.wire, the registry's client endpoints), from a BlockingChannel."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
-
-import grpc
 
 import shoal
 from bench.peers import (
@@ -22,11 +22,19 @@ from bench.peers import (
 )
 from bench.procs import gone, run_cli
 from bench.timing import BenchError, clock, closed_loop, poll_until
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2
+from shoal.config.endpoints import Endpoint
+from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB
+from shoal.rpc import admin_pb2, common_pb2
+from shoal.rpc.detail import Peer as RpcPeer
+from shoal.rpc.tls import message_size_max_bytes
+from shoal.rpc.wire import MAGIC, BlockingChannel
 
 #: Not 4061: a grid someone runs on this machine keeps running.
 REGISTRY_PORT = 24061 + PORT_OFFSET
 _CALL_SECONDS = 5.0
+#: The Admin calls the benchmark makes (full names, as on the wire) and their replies.
+_SERVER_LIST = "/shoal.v1.Admin/ServerList"
+_SERVER_STATE = "/shoal.v1.Admin/ServerState"
 
 
 class ShoalPeer(Peer):
@@ -36,15 +44,15 @@ class ShoalPeer(Peer):
         self.column = "Shoal"
         self.notes = (
             "Shoal: deploy+start runs `SITE/bin/shoal admin start FILE` and polls the Admin "
-            "gRPC API (ServerList) every 1 ms until every server is Active, as supervisord's "
+            "API (ServerList, over Shoal's wire protocol from a BlockingChannel) every 1 ms "
+            "until every server is Active, as supervisord's "
             "RUNNING is polled; `admin start` itself returns once each server also outlived "
             "the start-up grace (shoal.node.startup_grace_ms, 250 ms: an exit within it is a "
             "failure the command reports), shown on its own row. Crash states are polled "
             "in-process through ServerState.",
         )
         self._shoal = Path(sys.executable).with_name("shoal")
-        self._channel: grpc.Channel | None = None
-        self._stub: admin_pb2_grpc.AdminStub | None = None
+        self._channel: BlockingChannel | None = None
 
     def install(self) -> None:
         if not self._shoal.is_file():
@@ -52,7 +60,13 @@ class ShoalPeer(Peer):
         require_free_port(REGISTRY_PORT)
 
     def version(self) -> str:
-        return f"shoal {shoal.__version__}, grpcio {grpc.__version__}"
+        # The client endpoints speak the wire protocol (protobuf frames); grpcio still carries
+        # the node sessions. Read from the metadata: the bench's Shoal side imports no grpc.
+        return (
+            f"shoal {shoal.__version__} (Admin/Locator: wire protocol {MAGIC.decode()}), "
+            f"protobuf {metadata.version('protobuf')}, "
+            f"grpcio {metadata.version('grpcio')} (node sessions)"
+        )
 
     @property
     def site(self) -> Path:
@@ -148,23 +162,25 @@ class ShoalPeer(Peer):
         except (OSError, ValueError, IndexError):
             return None
 
-    def _api(self) -> admin_pb2_grpc.AdminStub:
-        if self._stub is None:
-            # Polled before the registry listens: retry a refused connect at once, not after
-            # grpc's default reconnect back-off (1 s and more), which would show as start time.
-            self._channel = grpc.insecure_channel(
-                f"127.0.0.1:{REGISTRY_PORT}",
-                options=[
-                    ("grpc.initial_reconnect_backoff_ms", 1),
-                    ("grpc.min_reconnect_backoff_ms", 1),
-                    ("grpc.max_reconnect_backoff_ms", 5),
-                ],
-            )
-            self._stub = admin_pb2_grpc.AdminStub(self._channel)  # type: ignore[no-untyped-call]
-        return self._stub
+    def _api(self) -> BlockingChannel:
+        """The registry's client endpoint, one connection, made on the first call. Polled
+        before the registry listens: a refused connect raises UnreachableError at once (the
+        polls take it as "not up yet") and the next call connects afresh; so does a call after
+        the registry went away (a restart)."""
+        if self._channel is None:
+            self._channel = blocking_channel(f"127.0.0.1:{REGISTRY_PORT}", registry=True)
+        return self._channel
+
+    def _server_list(self) -> admin_pb2.ServerListReply:
+        return self._api().unary(
+            _SERVER_LIST,
+            admin_pb2.ServerListRequest(),
+            admin_pb2.ServerListReply,
+            deadline=_CALL_SECONDS,
+        )
 
     def _check_all_active(self) -> None:
-        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        reply = self._server_list()
         states = {s.server_id: s for s in reply.servers}
         missing = [sid for sid in server_ids(self.n) if sid not in states]
         inactive = [s.server_id for s in states.values() if s.state != common_pb2.ACTIVE]
@@ -189,27 +205,33 @@ class ShoalPeer(Peer):
         ]
 
     def status(self, server_id: str) -> ServerStatus:
-        reply = self._api().ServerState(
-            admin_pb2.ServerStateRequest(server_id=server_id), timeout=_CALL_SECONDS
+        reply = self._api().unary(
+            _SERVER_STATE,
+            admin_pb2.ServerStateRequest(server_id=server_id),
+            admin_pb2.ServerStateReply,
+            deadline=_CALL_SECONDS,
         )
         self.ledger.add(reply.status.pid)
         return ServerStatus(reply.status.pid, reply.status.state == common_pb2.ACTIVE)
 
     def server_pids(self) -> list[int]:
-        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        reply = self._server_list()
         return [s.pid for s in reply.servers if s.pid]
 
     def up_pids(self) -> dict[str, int]:
-        reply = self._api().ServerList(admin_pb2.ServerListRequest(), timeout=_CALL_SECONDS)
+        reply = self._server_list()
         up = {s.server_id: s.pid for s in reply.servers if s.state == common_pb2.ACTIVE and s.pid}
         self.ledger.add(*up.values())
         return up
 
     def state_call_rate(self, server_id: str, seconds: float) -> float:
-        # The sync stub, as status() polls: one call, its answer, the next call.
-        server_state = self._api().ServerState
+        # The BlockingChannel, as status() polls: one call, its answer, the next call.
+        unary = self._api().unary
         request = admin_pb2.ServerStateRequest(server_id=server_id)
-        return closed_loop(lambda: server_state(request, timeout=_CALL_SECONDS), seconds)
+        reply = admin_pb2.ServerStateReply
+        return closed_loop(
+            lambda: unary(_SERVER_STATE, request, reply, deadline=_CALL_SECONDS), seconds
+        )
 
     def undeploy_argvs(self) -> list[list[str]]:
         shoal_cli = str(self.site / "bin" / "shoal")
@@ -246,8 +268,20 @@ class ShoalPeer(Peer):
                 self.ledger.add_root(pid)
         if self._channel is not None:
             self._channel.close()
-        self._channel = self._stub = None
+        self._channel = None
         return super().cleanup()
+
+
+def blocking_channel(address: str, *, registry: bool) -> BlockingChannel:
+    """A BlockingChannel to "host:port" (plain tcp), with the registry's default message size
+    limit (Ice.MessageSizeMax); `registry`: errors name the registry, else "the server"."""
+    host, port = address.rsplit(":", 1)
+    endpoint = Endpoint("tcp", host, int(port))
+    return BlockingChannel(
+        endpoint,
+        max_message_bytes=message_size_max_bytes(DEFAULT_MESSAGE_SIZE_MAX_KB),
+        peer=RpcPeer.registry(str(endpoint)) if registry else None,
+    )
 
 
 def _command_seconds(n: int) -> float:
