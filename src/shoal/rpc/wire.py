@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -92,6 +94,8 @@ _FRAME_OVERHEAD = _HEAD_AFTER_LENGTH + _CALL_HEAD.size + 255
 #: starts again below the low mark: the server then waits (TCP flow control) rather than
 #: filling the client's memory with output nobody reads yet.
 _HIGH_WATER, _LOW_WATER = 512, 64
+#: A server's TimedOutError this close to the caller's own deadline is that deadline's.
+_DEADLINE_SLACK = 0.005
 # Dead-peer detection for long-lived streams (WatchServers, output --follow): first probe
 # after 30 s idle, then every 10 s, gone after 3 unanswered.
 _KEEPALIVE = (30, 10, 3)
@@ -114,7 +118,7 @@ def encode_call(call_id: int, method: str, request: bytes, timeout: float | None
     name = method.encode("ascii")
     if len(name) > 255:
         raise ValueError(f"method name too long: {method}")
-    deadline_ms = 0 if timeout is None else max(1, min(int(timeout * 1000), 2**32 - 1))
+    deadline_ms = 0 if timeout is None else max(1, min(math.ceil(timeout * 1000), 2**32 - 1))
     return encode_frame(CALL, call_id, _CALL_HEAD.pack(deadline_ms, len(name)) + name + request)
 
 
@@ -571,6 +575,8 @@ class _ClientConnection(asyncio.Protocol):
         self._backlog = 0
         self._paused = False
         self.lost: ShoalError | None = None
+        #: Set once the connection is gone (lost, broken or closed).
+        self.closed = asyncio.Event()
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -624,6 +630,7 @@ class _ClientConnection(asyncio.Protocol):
         self.lost = UnreachableError(
             message, self._channel.peer.start_hint, address=self._channel.peer.address
         )
+        self.closed.set()
         if self._transport is not None:
             self._transport.abort()
         calls, self._calls = self._calls, {}
@@ -674,6 +681,18 @@ def _request_bytes(request: Message, limit: int, peer: Peer) -> bytes:
     return data
 
 
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _timed_out(peer: Peer) -> TimedOutError:
+    return TimedOutError(
+        f"{peer.where()} did not answer in time",
+        "it may be overloaded or stuck; try again, or look at its log",
+    )
+
+
 def _error_of(body: bytes) -> ShoalError:
     detail = ErrorDetail()
     try:
@@ -715,6 +734,7 @@ class WireChannel:
     ) -> M:
         """One call, its reply; `deadline` in seconds (None: none), told to the server too."""
         payload = self._payload(request)
+        expires = None if deadline is None else asyncio.get_running_loop().time() + deadline
         try:
             async with asyncio.timeout(deadline):
                 connection = await self._connected()
@@ -726,7 +746,13 @@ class WireChannel:
                     connection.cancel(call_id)
                     raise
         except TimeoutError:
-            raise self._timed_out() from None
+            raise _timed_out(self.peer) from None
+        except TimedOutError as error:
+            # The server's timer for this very deadline may ring a moment before ours: the same
+            # news, told as ours. Any other TimedOutError (an activation timed out) stays.
+            if expires is None or asyncio.get_running_loop().time() < expires - _DEADLINE_SLACK:
+                raise
+            raise _timed_out(self.peer) from error
         reply: M = reply_type.FromString(body)
         return reply
 
@@ -759,6 +785,10 @@ class WireChannel:
             call.items.clear()
 
     async def close(self) -> None:
+        # A connection still being made would otherwise come up after this, held by nobody.
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -766,11 +796,16 @@ class WireChannel:
     def _payload(self, request: Message) -> bytes:
         return _request_bytes(request, self.max_message_bytes, self.peer)
 
-    def _timed_out(self) -> TimedOutError:
-        return TimedOutError(
-            f"{self.peer.where()} did not answer in time",
-            "it may be overloaded or stuck; try again, or look at its log",
-        )
+    @property
+    def connected(self) -> bool:
+        """A connection is up: made by an earlier call, not lost since."""
+        return self._connection is not None and self._connection.lost is None
+
+    async def wait_disconnected(self) -> None:
+        """Connect if need be (UnreachableError when that fails), then return once that
+        connection is lost or closed: a session notices its peer dying at once, no polling."""
+        connection = await self._connected()
+        await connection.closed.wait()
 
     async def _connected(self) -> _ClientConnection:
         connection = self._connection
@@ -781,6 +816,12 @@ class WireChannel:
             connecting = self._connecting = asyncio.ensure_future(self._connect())
         try:
             return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            if connecting.cancelled() and not _current_task_cancelling():
+                raise UnreachableError(
+                    f"the connection to {self.peer.where()} was closed while it was made"
+                ) from None
+            raise
         finally:
             # Every caller that waited on this attempt gets here; the first one clears it.
             if connecting.done() and self._connecting is connecting:
@@ -874,6 +915,7 @@ class BlockingChannel:
         self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
     ) -> M:
         data = _request_bytes(request, self.max_message_bytes, self.peer)
+        expires = None if deadline is None else time.monotonic() + deadline
         self._next_id = self._next_id % 0xFFFFFFFF + 1
         call_id = self._next_id
         connection = self._connected()
@@ -883,10 +925,7 @@ class BlockingChannel:
             frame = self._frame_of(call_id)
         except TimeoutError:
             self.close()  # the reply may still come: this connection is out of step
-            raise TimedOutError(
-                f"{self.peer.where()} did not answer in time",
-                "it may be overloaded or stuck; try again, or look at its log",
-            ) from None
+            raise _timed_out(self.peer) from None
         except (OSError, ProtocolError) as exc:
             self.close()
             raise UnreachableError(
@@ -901,7 +940,14 @@ class BlockingChannel:
                 self.max_message_bytes,
             )
         if frame.kind == ERROR:
-            raise _error_of(frame.body)
+            error = _error_of(frame.body)
+            if (
+                isinstance(error, TimedOutError)
+                and expires is not None
+                and time.monotonic() >= expires - _DEADLINE_SLACK
+            ):
+                raise _timed_out(self.peer) from error  # the server's timer for this deadline
+            raise error
         reply: M = reply_type.FromString(frame.body)
         return reply
 
