@@ -60,12 +60,12 @@ class ShoalPeer(Peer):
         require_free_port(REGISTRY_PORT)
 
     def version(self) -> str:
-        # The client endpoints speak the wire protocol (protobuf frames); grpcio still carries
-        # the node sessions. Read from the metadata: the bench's Shoal side imports no grpc.
+        # Shoal's own services speak the wire protocol (protobuf frames); grpcio carries only
+        # application servers' calls. Read from the metadata: the bench imports no grpc.
         return (
-            f"shoal {shoal.__version__} (Admin/Locator: wire protocol {MAGIC.decode()}), "
+            f"shoal {shoal.__version__} (wire protocol {MAGIC.decode()}), "
             f"protobuf {metadata.version('protobuf')}, "
-            f"grpcio {metadata.version('grpcio')} (node sessions)"
+            f"grpcio {metadata.version('grpcio')} (application servers)"
         )
 
     @property

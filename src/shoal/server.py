@@ -37,17 +37,18 @@ from typing import Any
 
 import grpc.aio
 
-from shoal.config.endpoints import ANY_HOST, Endpoint
+from shoal.config.endpoints import ANY_HOST, Endpoint, EndpointParseError, parse_endpoint
 from shoal.config.properties import Properties, parse_command_line
 from shoal.errors import ConfigError, ShoalError
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
-from shoal.rpc.channels import TlsConfig, describe_endpoints, make_channel, make_server
-from shoal.rpc.errors import Peer, translate_errors
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.channels import TlsConfig, describe_endpoints, make_server
+from shoal.rpc.detail import Peer
+from shoal.rpc.wire import Stub, WireChannel
 
 __all__ = ["Server"]
 
 _log = logging.getLogger("shoal.server")
-_node_stub: Callable[[grpc.aio.Channel], Any] = internal_pb2_grpc.NodeStub
+_NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
 
 #: The property the node writes into each server's config: where to register adapters.
 NODE_ENDPOINTS = "shoal.node.Endpoints"
@@ -233,14 +234,21 @@ class Server:
     async def _call_node(self, method: str, request: Any) -> Any:
         address = self._node_endpoint()
         tls = TlsConfig.from_properties(self.properties.as_dict())
-        channel = make_channel(
-            address,
+        try:
+            endpoint = parse_endpoint(address)
+        except EndpointParseError as exc:
+            raise ConfigError(str(exc), key=NODE_ENDPOINTS) from exc
+        # The node speaks Shoal's wire protocol; this server's own adapters are gRPC.
+        channel = WireChannel(
+            endpoint,
             max_message_bytes=self.properties.get_size_kb("Ice.MessageSizeMax"),
             tls=tls,
+            peer=Peer("the node", address),
         )
         try:
-            with translate_errors(Peer("the node", address)):
-                return await getattr(_node_stub(channel), method)(request, timeout=_CALL_TIMEOUT)
+            return await getattr(Stub(channel, _NODE_SERVICE), method)(
+                request, timeout=_CALL_TIMEOUT
+            )
         finally:
             await channel.close()
 

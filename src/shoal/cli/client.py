@@ -347,18 +347,20 @@ async def ping_node_directly(
     endpoint: Endpoint, name: str, target: RegistryTarget
 ) -> internal_pb2.PingReply:
     """Node.Ping at a node's own endpoint (needs a fixed port), bypassing the registry."""
-    # The node's internal API (gRPC) only here: every other command talks to the registry.
-    from shoal.rpc import internal_pb2, internal_pb2_grpc
-    from shoal.rpc.channels import make_channel
-    from shoal.rpc.errors import translate_errors
+    # The node's internal API only here: every other command talks to the registry.
+    from shoal.rpc import internal_pb2
 
-    channel = make_channel(endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls)
+    peer = Peer.node(name, format_endpoints((endpoint,)))
+    channel = WireChannel(
+        endpoint, max_message_bytes=target.max_message_bytes, tls=target.tls, peer=peer
+    )
     try:
-        peer = Peer.node(name, format_endpoints((endpoint,)))
-        with _clean_errors(peer), translate_errors(peer):
-            reply: internal_pb2.PingReply = await internal_pb2_grpc.NodeStub(channel).Ping(  # type: ignore[no-untyped-call]
-                internal_pb2.PingRequest(), timeout=QUICK_CALL_SECONDS
+        with _clean_errors(peer):
+            return await channel.unary(
+                "/shoal.v1.Node/Ping",
+                internal_pb2.PingRequest(),
+                internal_pb2.PingReply,
+                deadline=QUICK_CALL_SECONDS,
             )
-            return reply
     finally:
         await channel.close()

@@ -1,6 +1,6 @@
 """The node daemon: `run_node` serves `Node`, holds the registry session and runs the servers.
 
-One asyncio loop (grpc.aio); the master also runs the registry in it. Start-up ends with one
+One asyncio loop; the master also runs the registry in it. Start-up ends with one
 line on the ready pipe (docs/runtime.md): `ready PID`, or `error MESSAGE<TAB>HINT` then exit 1.
 SIGTERM/SIGINT (or Shutdown, or the registry's ShutdownGrid on the master) stop every server,
 unregister, stop the registry if collocated, remove the pidfile and exit 0.
@@ -20,15 +20,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import grpc.aio
-
 import shoal
-from shoal.config.endpoints import ANY_HOST
+from shoal.config.endpoints import ANY_HOST, format_endpoints
 from shoal.config.properties import Properties
 from shoal.config.site import (
     DEFAULT_STARTUP_GRACE_MS,
@@ -56,15 +54,15 @@ from shoal.node.service import NodeService
 from shoal.node.session import NodeSession, SessionSettings, first_of
 from shoal.node.supervisor import NodeSettings
 from shoal.node.watchdog import Watchdog
-from shoal.rpc import common_pb2, internal_pb2_grpc
-from shoal.rpc.channels import TlsConfig, describe_endpoints, make_server
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.tls import TlsConfig
+from shoal.rpc.wire import WireServer
 
 __all__ = ["ReadyPipe", "main", "node_values", "run_node"]
 
 _log = logging.getLogger("shoal.node")
-_add_node_servicer: Callable[[NodeService, grpc.aio.Server], None] = (
-    internal_pb2_grpc.add_NodeServicer_to_server
-)
+#: The Node service (internal.proto), served on IceGrid.Node.Endpoints.
+_NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
 
 # The master is ready once its servers are loaded; if the registry never pushes them, it is
 # ready anyway after this long (and says so), rather than leaving `admin start` hanging.
@@ -148,7 +146,7 @@ def _ready_to_exit() -> None:
     """Everything is stopped and closed: make the interpreter's exit cheap.
 
     At exit CPython runs full garbage collections while it tears the modules down, and each
-    one walks every object the daemon's imports made (grpc, protobuf, asyncio...): 50-100 ms
+    one walks every object the daemon's imports made (protobuf, asyncio...): 50-100 ms
     between the cleanup and the process being gone, which `shoal admin stop` waits for.
     Frozen objects are skipped by those passes (the kernel frees the memory anyway); finalizers
     of objects still alive at exit were never guaranteed to run.
@@ -269,14 +267,14 @@ class _Daemon:
                 if session is not None:
                     session.report(status)
 
-            server, bound = make_server(
-                properties.get_endpoints("IceGrid.Node.Endpoints", for_server=True),
-                max_message_bytes=max_bytes,
-                tls=tls,
+            server = WireServer(max_message_bytes=max_bytes, name=f"node {name}")
+            cleanup.push_async_callback(server.stop, 1.0)
+            bound = await server.bind(
+                properties.get_endpoints("IceGrid.Node.Endpoints", for_server=True), tls=tls
             )
             # Where servers built with shoal.server register their adapters (same host).
-            generated[SERVER_NODE_ENDPOINTS] = describe_endpoints(
-                replace(e, host=_LOCAL_TARGET.get(e.host or ANY_HOST, e.host)) for e in bound
+            generated[SERVER_NODE_ENDPOINTS] = format_endpoints(
+                tuple(replace(e, host=_LOCAL_TARGET.get(e.host or ANY_HOST, e.host)) for e in bound)
             )
             registrations = AdapterRegistrations()
             service = NodeService(
@@ -292,13 +290,12 @@ class _Daemon:
                 on_publish=publish,
                 on_shutdown=lambda: self.request_stop("Shutdown requested by the registry"),
             )
-            _add_node_servicer(service, server)
+            server.add_service(_NODE_SERVICE, service)
             await server.start()
-            cleanup.push_async_callback(server.stop, 1.0)
             published = tuple(
                 replace(e, host=os.uname().nodename) if e.host == ANY_HOST else e for e in bound
             )
-            _log.info("node %s: serving on %s", name, describe_endpoints(bound))
+            _log.info("node %s: serving on %s", name, format_endpoints(bound))
 
             registry = await self._start_registry(properties)
             if registry is not None:
@@ -314,7 +311,7 @@ class _Daemon:
                     machine=uname.machine,
                     cpus=os.cpu_count() or 1,
                     data_dir=str(data_dir),
-                    endpoints=describe_endpoints(published),
+                    endpoints=format_endpoints(published),
                     version=shoal.__version__,
                     pid=os.getpid(),
                 )

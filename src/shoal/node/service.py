@@ -1,4 +1,5 @@
-"""The `Node` gRPC service (internal.proto): what the registry asks of this node's servers.
+"""The `Node` service (internal.proto, in Shoal's wire protocol): what the registry asks of
+this node's servers.
 
 It owns the node's supervisors, one per loaded server, and turns each call into supervisor
 requests. Errors are ShoalErrors; the ErrorInterceptor every server carries maps them to status.
@@ -10,9 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
-
-import grpc.aio
+from typing import Any, TypeAlias
 
 from shoal.config.endpoints import EndpointParseError, parse_endpoints
 from shoal.errors import (
@@ -30,20 +29,16 @@ from shoal.node.readiness import (
     declared_adapters,
 )
 from shoal.node.supervisor import LoadResult, NodeSettings, Supervisor
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc import common_pb2, internal_pb2
 from shoal.rpc.convert import server_from_pb
-from shoal.rpc.errors import error_detail
+from shoal.rpc.detail import error_detail
+from shoal.rpc.wire import CallContext
 
 __all__ = ["NodeService"]
 
 _log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # the generated base is untyped: type-check the service as a plain class
-    _NodeServicer = object
-else:
-    _NodeServicer = internal_pb2_grpc.NodeServicer
-
-_Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+_Context: TypeAlias = CallContext
 _OUTCOME = {
     LoadResult.UNCHANGED: internal_pb2.LoadOutcome.UNCHANGED,
     LoadResult.ADDED: internal_pb2.LoadOutcome.ADDED,
@@ -55,7 +50,7 @@ _OUTCOME = {
 _OUTPUT_PIECE = 256 * 1024
 
 
-class NodeService(_NodeServicer):
+class NodeService:
     """This node's servers, as the registry drives them."""
 
     def __init__(

@@ -2,10 +2,11 @@
 
 `Locator.FindRegistry` at `Ice.Default.Locator`'s endpoint gives the internal endpoints; then
 `Registry.RegisterNode`, `Keepalive` every `keepalive_seconds` (sooner when the connection
-drops: the channel's state says so) and `ReportState` for every status change, in order, in
-batches. A lost registry (UNAVAILABLE, SESSION_EXPIRED) means registering again with back-off
-(0.1 s doubling to 5 s) while the servers keep running. Refusals at the first registration
-(NODE_ACTIVE, NOT_FOUND_NODE, PERMISSION_DENIED) are fatal: `failed` is set with the error.
+drops: the channel says so) and `ReportState` for every status change, in order, in batches,
+all in Shoal's wire protocol. A lost registry (unreachable, SESSION_EXPIRED) means registering
+again with back-off (0.1 s doubling to 5 s) while the servers keep running. Refusals at the
+first registration (NODE_ACTIVE, NOT_FOUND_NODE, PERMISSION_DENIED) are fatal: `failed` is set
+with the error.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-import grpc
-import grpc.aio
-
 from shoal.config.endpoints import ANY_HOST, Endpoint, parse_endpoints
 from shoal.errors import (
     ConfigError,
@@ -30,16 +28,16 @@ from shoal.errors import (
     ShoalError,
 )
 from shoal.node.service import current_load
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
-from shoal.rpc.channels import TlsConfig, make_channel
-from shoal.rpc.errors import Peer, translate_errors
-from shoal.rpc.wire import WireChannel
+from shoal.rpc import common_pb2, internal_pb2, locator_pb2
+from shoal.rpc.detail import Peer
+from shoal.rpc.tls import TlsConfig
+from shoal.rpc.wire import Stub, WireChannel
 
 __all__ = ["NodeSession", "SessionSettings"]
 
 _log = logging.getLogger(__name__)
-# The generated stubs are untyped; these typed names keep strict mypy on the calls around them.
-_registry_stub: Callable[[grpc.aio.Channel], Any] = internal_pb2_grpc.RegistryStub
+#: The Registry service (internal.proto): node sessions, on the registry's internal endpoints.
+_REGISTRY_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Registry"]
 #: The locator's call that says where the registry's internal (session) endpoints are.
 FIND_REGISTRY = "/shoal.v1.Locator/FindRegistry"
 _FATAL = (NodeActiveError, NodeNotFoundError, PermissionDeniedError, ConfigError)
@@ -80,7 +78,8 @@ class NodeSession:
         self.error: ShoalError | None = None
         self._ever_registered = False
         self._session_id = ""
-        self._channel: grpc.aio.Channel | None = None
+        self._channel: WireChannel | None = None
+        self._stub: Any = None  # the Registry service on _channel
         self._keepalive = settings.default_keepalive
         self._pending: deque[tuple[int, common_pb2.ServerStatus]] = deque()
         self._sequence = 0
@@ -104,8 +103,8 @@ class NodeSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._channel is not None and self._session_id and self.registered.is_set():
-            stub = _registry_stub(self._channel)
+        if self._stub is not None and self._session_id and self.registered.is_set():
+            stub = self._stub
             try:
                 if self._pending:  # the last changes (servers stopped) before the goodbye
                     await stub.ReportState(
@@ -120,8 +119,8 @@ class NodeSession:
                     timeout=self.settings.call_timeout,
                 )
                 _log.info("unregistered from the registry (%s)", reason)
-            except grpc.aio.AioRpcError as exc:
-                _log.warning("could not unregister from the registry: %s", exc.details())
+            except ShoalError as error:
+                _log.warning("could not unregister from the registry: %s", error.message)
         self.registered.clear()
         await self._close_channel()
 
@@ -157,9 +156,7 @@ class NodeSession:
     async def _register(self) -> None:
         settings = self.settings
         peer = Peer.registry(str(settings.locator))
-        # The locator speaks Shoal's wire protocol; the session itself (below) gRPC. A new
-        # channel per attempt: gRPC's own reconnect back-off (up to 2 minutes) would otherwise
-        # decide when a restarted registry is seen again.
+        # New channels per attempt: nothing of a lost registry is kept.
         locator = WireChannel(
             settings.locator,
             max_message_bytes=settings.max_message_bytes,
@@ -176,16 +173,18 @@ class NodeSession:
         finally:
             await locator.close()
         internal = self._internal_endpoint(found.internal_endpoints)
-        self._channel = make_channel(
-            internal, max_message_bytes=settings.max_message_bytes, tls=settings.tls
+        self._channel = WireChannel(
+            internal,
+            max_message_bytes=settings.max_message_bytes,
+            tls=settings.tls,
+            peer=Peer.registry(str(internal)),
         )
-        stub = _registry_stub(self._channel)
+        stub = self._stub = Stub(self._channel, _REGISTRY_SERVICE)
         cut = self._sequence  # the statuses sent with the registration supersede these reports
         request = internal_pb2.RegisterNodeRequest(
             info=self._node_info(), servers=self._running_servers(), load=current_load()
         )
-        with translate_errors(Peer.registry(str(internal))):
-            reply = await stub.RegisterNode(request, timeout=settings.call_timeout)
+        reply = await stub.RegisterNode(request, timeout=settings.call_timeout)
         while self._pending and self._pending[0][0] <= cut:
             self._pending.popleft()
         self._session_id = reply.session_id
@@ -230,16 +229,14 @@ class NodeSession:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep_alive(self) -> None:
-        assert self._channel is not None
-        stub = _registry_stub(self._channel)
-        peer = Peer.registry("the internal endpoint")
+        stub = self._stub
+        assert stub is not None
         while True:
             await self._idle(self._keepalive)
-            with translate_errors(peer):
-                reply = await stub.Keepalive(
-                    internal_pb2.KeepaliveRequest(session_id=self._session_id, load=current_load()),
-                    timeout=self.settings.call_timeout,
-                )
+            reply = await stub.Keepalive(
+                internal_pb2.KeepaliveRequest(session_id=self._session_id, load=current_load()),
+                timeout=self.settings.call_timeout,
+            )
             if reply.keepalive_seconds:
                 self._keepalive = float(reply.keepalive_seconds)
 
@@ -248,18 +245,15 @@ class NodeSession:
         then finds out at once whether the registry is gone)."""
         channel = self._channel
         assert channel is not None
-        if channel.get_state() is not grpc.ChannelConnectivity.READY:
+        if not channel.connected:
             await asyncio.sleep(period)
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                channel.wait_for_state_change(grpc.ChannelConnectivity.READY), period
-            )
+            await asyncio.wait_for(channel.wait_disconnected(), period)
 
     async def _send_reports(self) -> None:
-        assert self._channel is not None
-        stub = _registry_stub(self._channel)
-        peer = Peer.registry("the internal endpoint")
+        stub = self._stub
+        assert stub is not None
         while True:
             await self._report_wanted.wait()
             self._report_wanted.clear()
@@ -268,17 +262,16 @@ class NodeSession:
                 request = internal_pb2.ReportStateRequest(
                     session_id=self._session_id, servers=[s for _, s in batch]
                 )
-                with translate_errors(peer):
-                    if self._report_state is not None:
-                        await self._report_state(request)
-                    else:
-                        await stub.ReportState(request, timeout=self.settings.call_timeout)
+                if self._report_state is not None:
+                    await self._report_state(request)
+                else:
+                    await stub.ReportState(request, timeout=self.settings.call_timeout)
                 last = batch[-1][0]
                 while self._pending and self._pending[0][0] <= last:
                     self._pending.popleft()
 
     async def _close_channel(self) -> None:
-        channel, self._channel = self._channel, None
+        channel, self._channel, self._stub = self._channel, None, None
         if channel is not None:
             await channel.close()
 

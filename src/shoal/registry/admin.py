@@ -10,9 +10,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
-
-import grpc.aio
+from typing import TypeAlias
 
 from shoal.errors import (
     AlreadyExistsError,
@@ -34,14 +32,15 @@ from shoal.registry.settings import REPLICA_NAME, RegistrySettings
 from shoal.registry.state import RegistryState, ServerEntry, has_process, timestamp
 from shoal.registry.sync import NodeSync, node_status
 from shoal.registry.watch import StatusHub, WatchFilter
-from shoal.rpc import admin_pb2, admin_pb2_grpc, common_pb2, internal_pb2
+from shoal.rpc import admin_pb2, common_pb2, internal_pb2
 from shoal.rpc.convert import server_to_pb
+from shoal.rpc.wire import CallContext
 
 __all__ = ["AdminServicer", "RegistryFacts"]
 
 log = logging.getLogger("shoal.registry")
 
-_Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+_Context: TypeAlias = CallContext
 #: IceGrid.Node.WaitTime's default: the wait for a server whose timeout is unset (0).
 DEFAULT_WAIT = 60
 #: Slack on top of a server's own timeout before the registry gives up on its node.
@@ -111,7 +110,7 @@ def _stored_info(node: StoredNode) -> common_pb2.NodeInfo:
     )
 
 
-class AdminServicer(admin_pb2_grpc.AdminServicer):
+class AdminServicer:
     """Every admin RPC. `request_shutdown("grid" | "registry")` tells the registry's owner."""
 
     def __init__(

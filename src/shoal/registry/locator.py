@@ -22,9 +22,7 @@ import functools
 import os
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
-
-import grpc.aio
+from typing import Protocol
 
 from shoal.config.endpoints import Identity, Proxy, ProxyParseError, parse_identity
 from shoal.descriptor.model import Activation, Adapter, ReplicaGroup
@@ -42,7 +40,8 @@ from shoal.registry.nodes import NodeSession
 from shoal.registry.objects import DynamicAdapter
 from shoal.registry.settings import REPLICA_NAME
 from shoal.registry.state import RegistryState, ServerEntry
-from shoal.rpc import admin_pb2, common_pb2, locator_pb2, locator_pb2_grpc
+from shoal.rpc import admin_pb2, common_pb2, locator_pb2
+from shoal.rpc.wire import CallContext
 
 __all__ = [
     "ACTIVATION_WAIT",
@@ -295,7 +294,7 @@ class _NoSessions:
         return None
 
 
-class LocatorServicer(locator_pb2_grpc.LocatorServicer):
+class LocatorServicer:
     """Answers FindRegistry with the internal endpoints as bound (real ports), and the lookups,
     starting on-demand servers through their node's session (`sessions`) and recording the
     status the node returns (`record_answer`)."""
@@ -334,7 +333,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
     async def FindRegistry(
         self,
         request: locator_pb2.FindRegistryRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        context: CallContext,
     ) -> locator_pb2.FindRegistryReply:
         return locator_pb2.FindRegistryReply(
             instance_name=self.instance_name,
@@ -346,7 +345,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
     async def FindAdapterById(
         self,
         request: locator_pb2.FindAdapterByIdRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        context: CallContext,
     ) -> locator_pb2.FindAdapterByIdReply:
         chosen = await self.resolve(request.adapter_id)
         return locator_pb2.FindAdapterByIdReply(endpoints=chosen[0].endpoints, replicas=chosen)
@@ -354,7 +353,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
     async def FindObjectById(
         self,
         request: locator_pb2.FindObjectByIdRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        context: CallContext,
     ) -> locator_pb2.FindObjectByIdReply:
         object_type, holder = find_object(self.state, request.identity)
         if not holder:  # added with a direct proxy: its endpoints are the answer
@@ -369,7 +368,7 @@ class LocatorServicer(locator_pb2_grpc.LocatorServicer):
     async def SetAdapterEndpoints(
         self,
         request: locator_pb2.SetAdapterEndpointsRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        context: CallContext,
     ) -> locator_pb2.SetAdapterEndpointsReply:
         adapter_id = request.adapter_id
         check_settable(self.state, adapter_id, dynamic_registration=self.dynamic_registration)

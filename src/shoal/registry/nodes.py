@@ -10,14 +10,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-import grpc
-
-from shoal.config.endpoints import ANY_HOST, EndpointParseError, parse_endpoints
+from shoal.config.endpoints import ANY_HOST, EndpointParseError, parse_endpoint, parse_endpoints
 from shoal.errors import NodeUnreachableError, SessionExpiredError, ShoalError, UnreachableError
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
-from shoal.rpc.channels import TlsConfig, make_channel
-from shoal.rpc.errors import Peer, translate_errors
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.detail import Peer
+from shoal.rpc.tls import TlsConfig
+from shoal.rpc.wire import Stub, WireChannel
 
 __all__ = ["CALL_TIMEOUT", "PING_TIMEOUT", "NodeLink", "NodeSession", "SessionTable"]
 
@@ -28,6 +28,8 @@ PING_TIMEOUT = 2.0
 #: Deadline of quick calls (enable, disable, signal, load, destroy).
 CALL_TIMEOUT = 10.0
 _UNSPECIFIED_HOSTS = frozenset({ANY_HOST, "0.0.0.0", "::", "[::]"})
+#: The Node service (internal.proto), as nodes serve it on IceGrid.Node.Endpoints.
+NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
 
 
 def node_endpoint(endpoints: str, peer_host: str | None) -> str:
@@ -55,7 +57,8 @@ def node_endpoint(endpoints: str, peer_host: str | None) -> str:
 
 
 def peer_host(peer: str) -> str | None:
-    """The host part of a gRPC peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`)."""
+    """The host part of a peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`: gRPC's form,
+    which Shoal's wire protocol keeps)."""
     kind, _, rest = peer.partition(":")
     if kind == "ipv4":
         return rest.rpartition(":")[0] or None
@@ -65,8 +68,9 @@ def peer_host(peer: str) -> str | None:
 
 
 class NodeLink:
-    """The channel to one node. Errors come out as ShoalErrors naming the node; an unreachable
-    node is a NodeUnreachableError (NODE_UNREACHABLE in the contract)."""
+    """The connection to one node (Shoal's wire protocol). Errors come out as ShoalErrors
+    naming the node; an unreachable node is a NodeUnreachableError (NODE_UNREACHABLE in the
+    contract)."""
 
     def __init__(
         self, name: str, address: str, *, max_message_bytes: int, tls: TlsConfig | None
@@ -76,15 +80,26 @@ class NodeLink:
         # Server pushes to one node happen one at a time, each computed when it is sent, so a
         # registration's complete load and a deploy's partial one never cross.
         self.push_lock = asyncio.Lock()
-        self._channel = make_channel(address, max_message_bytes=max_message_bytes, tls=tls)
-        self._stub = internal_pb2_grpc.NodeStub(self._channel)  # type: ignore[no-untyped-call]
         self._peer = Peer.node(name, address)
+        try:
+            endpoint = parse_endpoint(address)
+        except EndpointParseError as exc:
+            raise NodeUnreachableError(
+                f"node {name} reported an endpoint the registry cannot use: {exc}",
+                "check IceGrid.Node.Endpoints in the node's config",
+                node=name,
+                address=address,
+            ) from exc
+        self._channel = WireChannel(
+            endpoint, max_message_bytes=max_message_bytes, tls=tls, peer=self._peer
+        )
+        self._stub: Any = Stub(self._channel, NODE_SERVICE)
+        self._closed = False
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
-            with translate_errors(self._peer):
-                yield
+            yield
         except NodeUnreachableError:
             raise
         except UnreachableError as error:
@@ -100,31 +115,27 @@ class NodeLink:
         return reply
 
     async def wait_until_lost(self) -> str | None:
-        """Return once the node looks gone: its connection dropped or failed, and one ping right
-        after finds nobody there. Event-driven (channel connectivity), no polling: a node killed
-        outright is noticed in moments, not after the session timeout. Returns the reason, or
-        None when this link was closed first."""
-        channel = self._channel
-        state = channel.get_state(try_to_connect=False)
-        while True:
-            await channel.wait_for_state_change(state)
-            previous, state = state, channel.get_state(try_to_connect=False)
-            if state is grpc.ChannelConnectivity.SHUTDOWN:
-                return None
-            # A live connection that closes goes back to IDLE; a failed attempt is a TRANSIENT
-            # FAILURE. Either may be the node dying, or just a connection recycled: ask it.
-            dropped = previous is grpc.ChannelConnectivity.READY and (
-                state is grpc.ChannelConnectivity.IDLE
-            )
-            if not dropped and state is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
-                continue
+        """Return once the node looks gone: its connection dropped or could not be made, and
+        one ping right after finds nobody there. Event-driven (the connection's end), no
+        polling: a node killed outright is noticed in moments, not after the session timeout.
+        Returns the reason, or None when this link was closed first."""
+        while not self._closed:
+            try:
+                await self._channel.wait_disconnected()
+            except UnreachableError as error:
+                if self._closed:
+                    break
+                return f"unreachable: {error.message}"
+            if self._closed:
+                break
+            # The node dying, or just a connection dropped by the network: ask it.
             try:
                 await self.ping()
             except NodeUnreachableError as error:
                 return f"unreachable: {error.message}"
             except ShoalError as error:  # slow, not gone: the session timeout decides
                 log.info("node %s: ping after a connection change failed: %s", self.name, error)
-            state = channel.get_state(try_to_connect=False)
+        return None
 
     async def load_servers(
         self, request: internal_pb2.LoadServersRequest, deadline: float
@@ -181,13 +192,13 @@ class NodeLink:
         self, request: internal_pb2.OutputRequest
     ) -> AsyncIterator[common_pb2.OutputChunk]:
         """The node's output stream, chunk by chunk, until it ends or the caller stops."""
-        call = self._stub.Output(request)
+        replies = self._stub.Output(request)
         try:
             with self._errors():
-                async for reply in call:
+                async for reply in replies:
                     yield reply.chunk
         finally:
-            call.cancel()
+            await replies.aclose()  # the node stops sending
 
     async def get_load(self) -> common_pb2.LoadInfo:
         with self._errors():
@@ -202,6 +213,7 @@ class NodeLink:
             )
 
     async def close(self) -> None:
+        self._closed = True
         await self._channel.close()
 
 

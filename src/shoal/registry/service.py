@@ -1,6 +1,6 @@
 """The registry as one object: open the database, rebuild the state from it, serve Admin and
-Locator on the client endpoints (Shoal's wire protocol) and Registry (node sessions) on the
-internal endpoints (gRPC)."""
+Locator on the client endpoints and Registry (node sessions) on the internal endpoints, both in
+Shoal's wire protocol (shoal.rpc.wire)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-import grpc.aio
-
 from shoal import __version__
+from shoal.config.endpoints import format_endpoints
 from shoal.config.properties import Properties
 from shoal.config.site import Site
 from shoal.registry.admin import AdminServicer, RegistryFacts
@@ -28,8 +27,7 @@ from shoal.registry.settings import RegistrySettings
 from shoal.registry.state import RegistryState
 from shoal.registry.sync import NodeSync
 from shoal.registry.watch import StatusHub
-from shoal.rpc import admin_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
-from shoal.rpc.channels import describe_endpoints, make_server
+from shoal.rpc import admin_pb2, internal_pb2, locator_pb2
 from shoal.rpc.wire import WireServer
 
 __all__ = ["STOP_GRACE", "Registry", "ShutdownKind"]
@@ -75,8 +73,7 @@ class Registry:
         self.sync: NodeSync | None = None
         self.locator: LocatorServicer | None = None
         self._node_sessions: RegistryServicer | None = None
-        self._servers: list[grpc.aio.Server] = []
-        self._client: WireServer | None = None
+        self._servers: list[WireServer] = []
 
     async def start(self) -> None:
         """Open the database, recover, bind both endpoint sets and serve. All or nothing."""
@@ -111,22 +108,18 @@ class Registry:
         deployer = Deployer(settings, self.state, database, sync, clock=self.clock)
         problems = await deployer.recover()
 
-        internal, internal_bound = make_server(
-            settings.internal_endpoints,
-            max_message_bytes=settings.max_message_bytes,
-            tls=settings.tls,
-        )
+        internal = WireServer(max_message_bytes=settings.max_message_bytes, name="the registry")
         self._servers.append(internal)
-        client = self._client = WireServer(
-            max_message_bytes=settings.max_message_bytes, name="the registry"
-        )
+        internal_bound = await internal.bind(settings.internal_endpoints, tls=settings.tls)
+        client = WireServer(max_message_bytes=settings.max_message_bytes, name="the registry")
+        self._servers.append(client)
         client_bound = await client.bind(settings.client_endpoints, tls=settings.tls)
-        self.internal_endpoints = describe_endpoints(internal_bound)
-        self.client_endpoints = describe_endpoints(client_bound)
+        self.internal_endpoints = format_endpoints(internal_bound)
+        self.client_endpoints = format_endpoints(client_bound)
 
         self._node_sessions = RegistryServicer(settings, self.state, sessions, sync, database)
-        internal_pb2_grpc.add_RegistryServicer_to_server(  # type: ignore[no-untyped-call]
-            self._node_sessions, internal
+        internal.add_service(
+            internal_pb2.DESCRIPTOR.services_by_name["Registry"], self._node_sessions
         )
         facts = RegistryFacts(
             hostname=socket.gethostname(),
@@ -173,7 +166,7 @@ class Registry:
 
     async def report_state(self, request: internal_pb2.ReportStateRequest) -> None:
         """A node's ReportState without the wire: the collocated master node's status changes
-        reach the registry in its own event loop, not through a gRPC call to itself (~1 ms
+        reach the registry in its own event loop, not through a call to itself (~0.2-1 ms
         each, on the path from a crash to the new pid every client sees)."""
         if self._node_sessions is None:
             raise RuntimeError("the registry is not started")
@@ -185,11 +178,7 @@ class Registry:
         is back), and close the database. Idempotent."""
         self.hub.close()  # ends WatchServers streams, which would hold the grace period
         servers, self._servers = self._servers, []
-        client, self._client = self._client, None
-        await asyncio.gather(
-            *(server.stop(STOP_GRACE) for server in servers),
-            *([client.stop(STOP_GRACE)] if client is not None else []),
-        )
+        await asyncio.gather(*(server.stop(STOP_GRACE) for server in servers))
         if self.locator is not None:
             await self.locator.aclose()  # on-demand starts still waiting on a node
             self.locator = None

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Any, TypeAlias
-
-import grpc.aio
+from typing import TypeAlias
 
 from shoal.errors import (
     InvalidArgumentError,
@@ -22,16 +20,17 @@ from shoal.registry.nodes import NodeLink, SessionTable, node_endpoint, peer_hos
 from shoal.registry.settings import RegistrySettings
 from shoal.registry.state import RegistryState
 from shoal.registry.sync import NodeSync, node_status
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
+from shoal.rpc import common_pb2, internal_pb2
+from shoal.rpc.wire import CallContext
 
 __all__ = ["RegistryServicer"]
 
 log = logging.getLogger("shoal.registry")
 
-_Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+_Context: TypeAlias = CallContext
 
 
-class RegistryServicer(internal_pb2_grpc.RegistryServicer):
+class RegistryServicer:
     """Node sessions. A node name belongs to one live node: a second node asking for it is
     refused while the holder answers a ping, and takes over when it does not (IceGrid's rule)."""
 

@@ -12,7 +12,7 @@ from shoal.config.endpoints import Endpoint
 from shoal.config.properties import Properties
 from shoal.config.site import Site
 from shoal.errors import ConfigError
-from shoal.rpc.channels import TlsConfig
+from shoal.rpc.tls import TlsConfig
 
 __all__ = [
     "DEFAULT_CLIENT_ENDPOINTS",

@@ -1,6 +1,6 @@
 """The node daemon as a process (`python -m shoal.node.daemon`), against a stand-in registry
-served by the test (its Locator in Shoal's wire protocol on the client endpoint, its Registry in
-gRPC on the internal one): the ready pipe, registration, reports, refusals and a clean SIGTERM."""
+served by the test in Shoal's wire protocol (its Locator on the client endpoint, its Registry on
+the internal one): the ready pipe, registration, reports, refusals and a clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,16 +16,20 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from shoal.config.endpoints import format_endpoints, parse_endpoint
 from shoal.descriptor.model import Activation
 from shoal.errors import NodeActiveError
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc, locator_pb2
-from shoal.rpc.channels import describe_endpoints, make_channel, make_server
+from shoal.rpc import common_pb2, internal_pb2, locator_pb2
 from shoal.rpc.convert import server_to_pb
-from shoal.rpc.wire import WireServer
+from shoal.rpc.wire import Stub, WireChannel, WireServer
 
 from .conftest import WAIT, server, until
 
 pytestmark = pytest.mark.slow
+
+LOCATOR_SERVICE = locator_pb2.DESCRIPTOR.services_by_name["Locator"]
+REGISTRY_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Registry"]
+NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
 
 
 @dataclass
@@ -44,7 +48,7 @@ class StandInRegistry:
             instance_name="IceGrid", replica_name="Master", internal_endpoints=self.internal
         )
 
-    # Registry
+    # Registry (served as is too, on the internal endpoint)
     async def RegisterNode(self, request: Any, context: Any) -> Any:
         if self.refuse is not None:
             raise self.refuse
@@ -65,16 +69,6 @@ class StandInRegistry:
         return internal_pb2.UnregisterNodeReply()
 
 
-def _servicer(base: type, registry: StandInRegistry, *names: str) -> Any:
-    """A generated servicer whose methods are the stand-in's."""
-    return type(f"StandIn{base.__name__}", (base,), {n: getattr(registry, n) for n in names})()
-
-
-def _registry(registry: StandInRegistry) -> Any:
-    names = ("RegisterNode", "Keepalive", "ReportState", "UnregisterNode")
-    return _servicer(internal_pb2_grpc.RegistryServicer, registry, *names)
-
-
 @dataclass
 class Grid:
     site: Path
@@ -85,16 +79,15 @@ class Grid:
 async def grid(tmp_path: Path) -> AsyncIterator[Grid]:
     registry = StandInRegistry()
     client = WireServer(max_message_bytes=1 << 24, name="the stand-in registry")
-    client.add_service(locator_pb2.DESCRIPTOR.services_by_name["Locator"], registry)
-    internal, internal_bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
-    internal_pb2_grpc.add_RegistryServicer_to_server(_registry(registry), internal)
-    registry.internal = describe_endpoints(internal_bound)
+    client.add_service(LOCATOR_SERVICE, registry)
+    internal = WireServer(max_message_bytes=1 << 24, name="the stand-in registry")
+    internal.add_service(REGISTRY_SERVICE, registry)
+    registry.internal = format_endpoints(await internal.listen("tcp -h 127.0.0.1 -p 0"))
     client_bound = await client.listen("tcp -h 127.0.0.1 -p 0")
-    await internal.start()
     site = tmp_path / "site"
     (site / "etc" / "grid").mkdir(parents=True)
     (site / "etc" / "internal.cfg").write_text(
-        f"Ice.Default.Locator=IceGrid/Locator:{describe_endpoints(client_bound)}\n"
+        f"Ice.Default.Locator=IceGrid/Locator:{format_endpoints(client_bound)}\n"
     )
     (site / "etc" / "node1.cfg").write_text(
         "IceGrid.Node.Name=node1\nIceGrid.Node.Endpoints=tcp -h 127.0.0.1\n"
@@ -168,9 +161,9 @@ async def test_a_node_registers_runs_servers_and_stops_cleanly(
     assert info.data_dir == str(grid.site / "var" / "node1")
 
     # As the registry would: push the node's servers to the endpoints it registered.
-    channel = make_channel(info.endpoints.split(":")[0], max_message_bytes=1 << 24)
+    channel = WireChannel(parse_endpoint(info.endpoints.split(":")[0]), max_message_bytes=1 << 24)
     try:
-        stub = internal_pb2_grpc.NodeStub(channel)
+        stub = Stub(channel, NODE_SERVICE)
         always = server("Always-1", "--show", "env:SHOAL_CONFIG", activation=Activation.ALWAYS)
         await stub.LoadServers(
             internal_pb2.LoadServersRequest(servers=[server_to_pb(always)], complete=True)
@@ -201,12 +194,14 @@ async def test_the_lean_entry_runs_the_daemon_without_loading_openssl(
     grid: Grid, start_daemon: Any
 ) -> None:
     """`python -m shoal.node`: the same daemon, with asyncio imported while `ssl` is hidden
-    (gRPC brings its own TLS): Python's OpenSSL module is never loaded."""
+    (the wire protocol loads it for ssl endpoints only): Python's OpenSSL module is never
+    loaded."""
     daemon = await start_daemon(grid.site, module="shoal.node")
     assert await daemon.ready_line() == f"ready {daemon.process.pid}\n"
     maps = await asyncio.to_thread(Path(f"/proc/{daemon.process.pid}/maps").read_text)
-    assert "cygrpc" in maps  # extension modules do show in the maps
+    assert "/_upb/_message." in maps  # extension modules (protobuf's) do show in the maps
     assert "/_ssl." not in maps
+    assert "cygrpc" not in maps  # Shoal's own services speak the wire protocol: no grpc
     daemon.process.send_signal(signal.SIGTERM)
     assert await daemon.exit_code() == 0
     assert grid.registry.unregistered == ["SIGTERM"]
@@ -245,7 +240,7 @@ async def test_a_node_waits_for_its_registry_and_registers_when_it_appears(
     bound = await holder.listen("tcp -h 127.0.0.1 -p 0")
     await holder.stop(None)  # a port nobody answers on (it stays ours: nobody else binds it)
     config = grid.site / "etc" / "internal.cfg"
-    config.write_text(f"Ice.Default.Locator=IceGrid/Locator:{describe_endpoints(bound)}\n")
+    config.write_text(f"Ice.Default.Locator=IceGrid/Locator:{format_endpoints(bound)}\n")
     daemon = await start_daemon(grid.site)
     err = grid.site / "node1.err"
     await until(lambda: err.exists() and "retrying" in err.read_text(), "a retry logged")

@@ -1,5 +1,5 @@
-"""The Node service over real gRPC, called as the registry calls it: load, start, stop,
-signal, output (tail and follow), destroy, ping, load averages, shutdown."""
+"""The Node service over Shoal's wire protocol, called as the registry calls it: load, start,
+stop, signal, output (tail and follow), destroy, ping, load averages, shutdown."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc.aio
 import pytest
 import pytest_asyncio
 
 from shoal.descriptor.model import Activation
-from shoal.errors import BadSignalError, ServerNotFoundError
+from shoal.errors import BadSignalError, ServerDisabledError, ServerNotFoundError
 from shoal.node.service import NodeService
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
-from shoal.rpc.channels import make_channel, make_server
+from shoal.rpc import common_pb2, internal_pb2
 from shoal.rpc.convert import server_to_pb
-from shoal.rpc.errors import translate_errors
+from shoal.rpc.wire import Stub, WireChannel, WireServer
 
 from .conftest import NodeParts, clean_up, make_parts, output_has, server, until
 
 Outcome = internal_pb2.LoadOutcome
+NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
 
 
 @dataclass
@@ -39,15 +38,15 @@ async def node(tmp_path: Path) -> AsyncIterator[Served]:
     shutdowns: list[bool] = []
     service = parts.service()
     service._on_shutdown = lambda: shutdowns.append(True)
-    grpc_server, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=1 << 24)
-    internal_pb2_grpc.add_NodeServicer_to_server(service, grpc_server)
-    await grpc_server.start()
-    channel = make_channel(bound[0], max_message_bytes=1 << 24)
+    wire_server = WireServer(max_message_bytes=1 << 24, name="node node1")
+    wire_server.add_service(NODE_SERVICE, service)
+    bound = await wire_server.listen("tcp -h 127.0.0.1 -p 0")
+    channel = WireChannel(bound[0], max_message_bytes=1 << 24)
     try:
-        yield Served(parts, service, internal_pb2_grpc.NodeStub(channel), shutdowns)
+        yield Served(parts, service, Stub(channel, NODE_SERVICE), shutdowns)
     finally:
         await channel.close()
-        await grpc_server.stop(None)
+        await wire_server.stop(None)
         await clean_up(parts, service)
 
 
@@ -103,7 +102,7 @@ async def test_start_stop_signal_and_errors(node: Served) -> None:
     reply = await node.stub.StartServer(internal_pb2.StartServerRequest(server_id="M-1"))
     assert reply.status.state == common_pb2.ACTIVE
     await output_has(node.parts.root / "log" / "M-1.out", "ready")
-    with pytest.raises(BadSignalError), translate_errors():
+    with pytest.raises(BadSignalError):
         await node.stub.SignalServer(internal_pb2.SignalServerRequest(server_id="M-1", signal="X"))
     await node.stub.SignalServer(internal_pb2.SignalServerRequest(server_id="M-1", signal="HUP"))
     await until(lambda: not node.service.servers["M-1"].running, "M-1 ended by SIGHUP")
@@ -115,13 +114,14 @@ async def test_start_stop_signal_and_errors(node: Served) -> None:
 
     reply = await node.stub.DisableServer(internal_pb2.DisableServerRequest(server_id="M-1"))
     assert not reply.status.enabled
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
+    # SERVER_DISABLED in the contract (gRPC's FAILED_PRECONDITION), naming the server.
+    with pytest.raises(ServerDisabledError) as raised:
         await node.stub.StartServer(internal_pb2.StartServerRequest(server_id="M-1"))
-    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert raised.value.server_id == "M-1"
     reply = await node.stub.EnableServer(internal_pb2.EnableServerRequest(server_id="M-1"))
     assert reply.status.enabled
 
-    with pytest.raises(ServerNotFoundError), translate_errors():
+    with pytest.raises(ServerNotFoundError):
         await node.stub.StartServer(internal_pb2.StartServerRequest(server_id="Nope"))
 
 
@@ -149,7 +149,7 @@ async def test_output_tail_then_follow(node: Served) -> None:
     while b"ready" not in seen:
         seen += (await anext(stream)).chunk.data
     assert b"pid=" in seen
-    follow.cancel()
+    await follow.aclose()
 
 
 @pytest.mark.asyncio

@@ -1,5 +1,5 @@
-"""The real node daemon (`python -m shoal.node.daemon`, gRPC running) killed with SIGKILL: its
-watchdog stops every server it ran, and their children, then exits.
+"""The real node daemon (`python -m shoal.node.daemon`, its wire server running) killed with
+SIGKILL: its watchdog stops every server it ran, and their children, then exits.
 
 Reuses the stand-in registry of tests/integration/node/test_daemon.py.
 """
@@ -16,11 +16,12 @@ import pytest
 
 from integration.node.conftest import WAIT, server, until
 from integration.node.test_daemon import Grid, grid, start_daemon
+from shoal.config.endpoints import parse_endpoint
 from shoal.descriptor.model import Activation
 from shoal.node.pidrecord import read_proc_stat
-from shoal.rpc import common_pb2, internal_pb2, internal_pb2_grpc
-from shoal.rpc.channels import make_channel
+from shoal.rpc import common_pb2, internal_pb2
 from shoal.rpc.convert import server_to_pb
+from shoal.rpc.wire import Stub, WireChannel
 
 __all__ = ["grid", "start_daemon"]  # fixtures, used by name
 
@@ -55,14 +56,14 @@ async def test_a_sigkilled_node_daemon_leaves_no_server_running(
     assert await daemon.ready_line() == f"ready {daemon.process.pid}\n"
     watchdog = watchdog_of(daemon.process.pid)
     endpoints = grid.registry.registrations[0].info.endpoints
-    channel = make_channel(endpoints.split(":")[0], max_message_bytes=1 << 24)
+    channel = WireChannel(parse_endpoint(endpoints.split(":")[0]), max_message_bytes=1 << 24)
     started: dict[int, int] = {}  # server pid -> start time, for the cleanup
     try:
         servers = [
             server(f"Always-{n}", "--grandchild", activation=Activation.ALWAYS)
             for n in range(SERVERS)
         ]
-        await internal_pb2_grpc.NodeStub(channel).LoadServers(
+        await Stub(channel, internal_pb2.DESCRIPTOR.services_by_name["Node"]).LoadServers(
             internal_pb2.LoadServersRequest(
                 servers=[server_to_pb(s) for s in servers], complete=True
             )

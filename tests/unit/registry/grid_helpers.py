@@ -17,19 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc.aio
-
-from shoal.config.endpoints import parse_endpoint
+from shoal.config.endpoints import format_endpoints, parse_endpoint
 from shoal.config.properties import Properties
 from shoal.config.site import Site
 from shoal.registry.service import Registry
-from shoal.rpc import admin_pb2, common_pb2, internal_pb2, internal_pb2_grpc
-from shoal.rpc.channels import describe_endpoints, make_channel, make_server
-from shoal.rpc.errors import Peer, translate_errors
-from shoal.rpc.wire import Stub, WireChannel
+from shoal.rpc import admin_pb2, common_pb2, internal_pb2
+from shoal.rpc.detail import Peer
+from shoal.rpc.wire import Stub, WireChannel, WireServer
 
 MB = 1024 * 1024
 WAIT = 10.0
+NODE_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Node"]
+REGISTRY_SERVICE = internal_pb2.DESCRIPTOR.services_by_name["Registry"]
 
 APP = """<icegrid>
   <application name="App">
@@ -118,8 +117,10 @@ _Context = Any
 
 
 @dataclass
-class FakeNode(internal_pb2_grpc.NodeServicer):
-    """A Node servicer that records calls, and a node's side of the session protocol."""
+class FakeNode:
+    """A Node servicer that records calls, and a node's side of the session protocol, both in
+    Shoal's wire protocol as the real node daemon speaks it. An RPC it lacks answers
+    UNIMPLEMENTED."""
 
     name: str
     hostname: str = "host-a"
@@ -137,8 +138,8 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
     calls: list[str] = field(default_factory=list)
     endpoints: str = ""
     session_id: str = ""
-    _server: grpc.aio.Server | None = None
-    _channel: grpc.aio.Channel | None = None
+    _server: WireServer | None = None
+    _channel: WireChannel | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     # ------------------------------------------------------------------ Node servicer
@@ -224,20 +225,24 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
     # ------------------------------------------------------------------ node side
 
     async def serve(self) -> None:
-        server, bound = make_server("tcp -h 127.0.0.1 -p 0", max_message_bytes=MB)
-        internal_pb2_grpc.add_NodeServicer_to_server(self, server)
-        await server.start()
-        self._server, self.endpoints = server, describe_endpoints(bound)
+        server = WireServer(max_message_bytes=MB, name=f"node {self.name}")
+        server.add_service(NODE_SERVICE, self)
+        bound = await server.listen("tcp -h 127.0.0.1 -p 0")
+        self._server, self.endpoints = server, format_endpoints(bound)
 
     async def stop_serving(self) -> None:
         if self._server is not None:
             await self._server.stop(None)
             self._server = None
 
-    def _stub(self, registry: Registry) -> internal_pb2_grpc.RegistryStub:
+    def _stub(self, registry: Registry) -> Any:
         if self._channel is None:
-            self._channel = make_channel(registry.internal_endpoints, max_message_bytes=MB)
-        return internal_pb2_grpc.RegistryStub(self._channel)
+            self._channel = WireChannel(
+                parse_endpoint(registry.internal_endpoints.split(":")[0]),
+                max_message_bytes=MB,
+                peer=Peer("the registry"),
+            )
+        return Stub(self._channel, REGISTRY_SERVICE)
 
     async def register(
         self, registry: Registry, servers: list[common_pb2.ServerStatus] | None = None
@@ -250,24 +255,21 @@ class FakeNode(internal_pb2_grpc.NodeServicer):
             version="test",
             pid=self.pid,
         )
-        with translate_errors(Peer("the registry")):
-            reply = await self._stub(registry).RegisterNode(
-                internal_pb2.RegisterNodeRequest(info=info, servers=servers or [])
-            )
+        reply: internal_pb2.RegisterNodeReply = await self._stub(registry).RegisterNode(
+            internal_pb2.RegisterNodeRequest(info=info, servers=servers or [])
+        )
         self.session_id = reply.session_id
         return reply
 
     async def keepalive(self, registry: Registry) -> None:
-        with translate_errors(Peer("the registry")):
-            await self._stub(registry).Keepalive(
-                internal_pb2.KeepaliveRequest(session_id=self.session_id)
-            )
+        await self._stub(registry).Keepalive(
+            internal_pb2.KeepaliveRequest(session_id=self.session_id)
+        )
 
     async def report(self, registry: Registry, *statuses: common_pb2.ServerStatus) -> None:
-        with translate_errors(Peer("the registry")):
-            await self._stub(registry).ReportState(
-                internal_pb2.ReportStateRequest(session_id=self.session_id, servers=statuses)
-            )
+        await self._stub(registry).ReportState(
+            internal_pb2.ReportStateRequest(session_id=self.session_id, servers=statuses)
+        )
 
     async def close(self) -> None:
         await self.stop_serving()
