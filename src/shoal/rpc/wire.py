@@ -1,34 +1,19 @@
-"""Shoal's wire protocol: the services of our .proto files, as length-prefixed protobuf frames
-over one TCP (or TLS) connection that carries many calls at once.
+"""Shoal's wire protocol over asyncio: the services of our .proto files served and called as
+length-prefixed protobuf frames (shoal.rpc.frames has the format), one TCP or TLS connection
+carrying many calls at once.
 
-The registry's client endpoints speak it (Admin and Locator): every `shoal` command and every
-locator lookup. gRPC Python costs ~1 ms of CPU per call and ~130 ms to import; this costs
-~0.1 ms and nothing beyond protobuf (docs/performance.md has the figures). The contract is
-unchanged: the same services, messages and ErrorDetail (shoal.rpc.detail) as with gRPC.
-
-A connection opens with the client's 4 bytes MAGIC; then both sides send frames:
-
-    length (4 bytes, of what follows) | kind (1 byte) | call id (4 bytes) | body
-    CALL    client -> server   deadline ms (4 bytes, 0: none) | name length (1 byte) |
-                               method ("/shoal.v1.Admin/ServerState", ASCII) | request
-    CANCEL  client -> server   (empty) the caller gave up: the server cancels the handler
-    REPLY   server -> client   the reply; in a stream, one item of it
-    END     server -> client   (empty) a stream is complete
-    ERROR   server -> client   an ErrorDetail: the call failed, nothing more comes for it
-
-Integers are big-endian. A unary call ends with its REPLY or ERROR, a stream with END or ERROR.
-Messages are capped at Ice.MessageSizeMax both ways: a frame over it is dropped unread and its
-call fails with MessageTooLargeError. Long-lived connections are watched by TCP keepalive.
+Every Shoal service speaks it: Admin and Locator (every `shoal` command, every lookup), the
+node sessions and the Node service. gRPC Python costs ~1 ms of CPU per call and ~130 ms to
+import; this costs ~0.1-0.2 ms and nothing beyond protobuf (docs/performance.md has the
+figures). The contract is unchanged: the same services, messages and ErrorDetail
+(shoal.rpc.detail) as with gRPC. Long-lived connections are watched by TCP keepalive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import socket
-import struct
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -47,13 +32,32 @@ from shoal.errors import (
     UnreachableError,
 )
 from shoal.lean import give_asyncio_ssl
-from shoal.rpc.common_pb2 import ErrorDetail
 from shoal.rpc.detail import (
     Peer,
     error_detail,
-    error_from_detail,
     internal_error,
     message_too_large,
+)
+from shoal.rpc.frames import (
+    CALL,
+    CALL_HEAD,
+    CANCEL,
+    DEADLINE_SLACK,
+    END,
+    ERROR,
+    KIND_NAMES,
+    MAGIC,
+    REPLY,
+    BlockingChannel,
+    Frame,
+    FrameReader,
+    ProtocolError,
+    encode_call,
+    encode_frame,
+    error_of,
+    frame_limit,
+    request_bytes,
+    timed_out,
 )
 from shoal.rpc.tls import TlsConfig, check_transport, server_endpoints
 
@@ -80,101 +84,13 @@ log = logging.getLogger("shoal.rpc.wire")
 
 M = TypeVar("M", bound=Message)
 
-#: What a client sends first: the protocol and its version.
-MAGIC = b"SHL1"
-CALL, CANCEL, REPLY, END, ERROR = 1, 2, 3, 4, 5
-_KIND_NAMES = {CALL: "CALL", CANCEL: "CANCEL", REPLY: "REPLY", END: "END", ERROR: "ERROR"}
-
-_HEAD = struct.Struct(">IBI")  # length of what follows the length field, kind, call id
-_CALL_HEAD = struct.Struct(">IB")  # deadline in ms, length of the method name
-_HEAD_AFTER_LENGTH = 5  # kind + call id
-#: Frame bytes beyond the message it carries: kind, call id, deadline, method name.
-_FRAME_OVERHEAD = _HEAD_AFTER_LENGTH + _CALL_HEAD.size + 255
 #: A client stops reading a connection when its streams hold this many unread items, and
 #: starts again below the low mark: the server then waits (TCP flow control) rather than
 #: filling the client's memory with output nobody reads yet.
 _HIGH_WATER, _LOW_WATER = 512, 64
-#: A server's TimedOutError this close to the caller's own deadline is that deadline's.
-_DEADLINE_SLACK = 0.005
 # Dead-peer detection for long-lived streams (WatchServers, output --follow): first probe
 # after 30 s idle, then every 10 s, gone after 3 unanswered.
 _KEEPALIVE = (30, 10, 3)
-
-
-class ProtocolError(Exception):
-    """The peer does not speak this protocol (or broke it): the connection is dropped."""
-
-
-# ------------------------------------------------------------------------------------ frames
-
-
-def encode_frame(kind: int, call_id: int, body: bytes = b"") -> bytes:
-    """One frame, ready to write."""
-    return _HEAD.pack(len(body) + _HEAD_AFTER_LENGTH, kind, call_id) + body
-
-
-def encode_call(call_id: int, method: str, request: bytes, timeout: float | None) -> bytes:
-    """The CALL frame of `method` (its full gRPC-style name) with a serialized request."""
-    name = method.encode("ascii")
-    if len(name) > 255:
-        raise ValueError(f"method name too long: {method}")
-    deadline_ms = 0 if timeout is None else max(1, min(math.ceil(timeout * 1000), 2**32 - 1))
-    return encode_frame(CALL, call_id, _CALL_HEAD.pack(deadline_ms, len(name)) + name + request)
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    kind: int
-    call_id: int
-    body: bytes = b""
-    #: The body's size when it was over the limit and dropped unread (body is then empty).
-    oversized: int = 0
-
-
-class FrameReader:
-    """Cuts a byte stream into frames (no I/O: fed what the socket gave).
-
-    A frame whose body is over `limit` bytes (negative: no limit) is not kept: it comes out as
-    a Frame with `oversized` set, and its bytes are skipped as they arrive.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._buffer = bytearray()
-        self._skip = 0
-
-    def feed(self, data: bytes) -> list[Frame]:
-        if self._skip:
-            dropped = min(self._skip, len(data))
-            self._skip -= dropped
-            data = data[dropped:]
-        buffer = self._buffer
-        buffer += data
-        frames: list[Frame] = []
-        while len(buffer) >= _HEAD.size:
-            length, kind, call_id = _HEAD.unpack_from(buffer)
-            if length < _HEAD_AFTER_LENGTH or kind not in _KIND_NAMES:
-                raise ProtocolError(f"bad frame header (length {length}, kind {kind})")
-            size = length - _HEAD_AFTER_LENGTH
-            if 0 <= self._limit < size:
-                frames.append(Frame(kind, call_id, oversized=size))
-                available = len(buffer) - _HEAD.size
-                if available >= size:
-                    del buffer[: _HEAD.size + size]
-                else:
-                    self._skip = size - available
-                    buffer.clear()
-                continue
-            end = _HEAD.size + size
-            if len(buffer) < end:
-                break
-            frames.append(Frame(kind, call_id, bytes(buffer[_HEAD.size : end])))
-            del buffer[:end]
-        return frames
-
-
-def _frame_limit(max_message_bytes: int) -> int:
-    return -1 if max_message_bytes < 0 else max_message_bytes + _FRAME_OVERHEAD
 
 
 def _keep_alive(transport: asyncio.BaseTransport) -> None:
@@ -370,7 +286,7 @@ class _ServerConnection(asyncio.Protocol):
 
     def __init__(self, server: WireServer) -> None:
         self._server = server
-        self._reader = FrameReader(_frame_limit(server.max_message_bytes))
+        self._reader = FrameReader(frame_limit(server.max_message_bytes))
         self._greeting = b""
         self._greeted = False
         self._calls: dict[int, asyncio.Task[None]] = {}
@@ -461,7 +377,7 @@ class _ServerConnection(asyncio.Protocol):
             log.warning(
                 "%s: unexpected %s frame from %s",
                 self._server.name,
-                _KIND_NAMES[frame.kind],
+                KIND_NAMES[frame.kind],
                 self._peer,
             )
             self._abort()
@@ -540,10 +456,10 @@ class _ServerConnection(asyncio.Protocol):
 
 def _split_call(body: bytes) -> tuple[int, str, bytes]:
     """A CALL body: (deadline ms, method name, serialized request)."""
-    if len(body) < _CALL_HEAD.size:
+    if len(body) < CALL_HEAD.size:
         raise InvalidArgumentError("a CALL frame too short for its header")
-    deadline_ms, name_length = _CALL_HEAD.unpack_from(body)
-    start = _CALL_HEAD.size
+    deadline_ms, name_length = CALL_HEAD.unpack_from(body)
+    start = CALL_HEAD.size
     try:
         name = body[start : start + name_length].decode("ascii")
     except UnicodeDecodeError as exc:
@@ -568,7 +484,7 @@ class _Call:
 class _ClientConnection(asyncio.Protocol):
     def __init__(self, channel: WireChannel) -> None:
         self._channel = channel
-        self._reader = FrameReader(_frame_limit(channel.max_message_bytes))
+        self._reader = FrameReader(frame_limit(channel.max_message_bytes))
         self._transport: asyncio.Transport | None = None
         self._calls: dict[int, _Call] = {}
         self._next_id = 0
@@ -603,7 +519,7 @@ class _ClientConnection(asyncio.Protocol):
                     self._channel.max_message_bytes,
                 )
             elif frame.kind == ERROR:
-                item = _error_of(frame.body)
+                item = error_of(frame.body)
             if call.future is not None:
                 self._calls.pop(frame.call_id, None)
                 if not call.future.done():
@@ -671,35 +587,9 @@ class _ClientConnection(asyncio.Protocol):
             self._transport.close()
 
 
-def _request_bytes(request: Message, limit: int, peer: Peer) -> bytes:
-    """The serialized request, refused before sending when it is over the caller's limit."""
-    data: bytes = request.SerializeToString()
-    if 0 <= limit < len(data):
-        raise message_too_large(
-            f"this process could not send a request to {peer.where()}", len(data), limit
-        )
-    return data
-
-
 def _current_task_cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-def _timed_out(peer: Peer) -> TimedOutError:
-    return TimedOutError(
-        f"{peer.where()} did not answer in time",
-        "it may be overloaded or stuck; try again, or look at its log",
-    )
-
-
-def _error_of(body: bytes) -> ShoalError:
-    detail = ErrorDetail()
-    try:
-        detail.ParseFromString(body)
-    except DecodeError:
-        return RemoteError("a malformed error reply", status="UNKNOWN")
-    return error_from_detail(detail)
 
 
 class WireChannel:
@@ -746,13 +636,13 @@ class WireChannel:
                     connection.cancel(call_id)
                     raise
         except TimeoutError:
-            raise _timed_out(self.peer) from None
+            raise timed_out(self.peer) from None
         except TimedOutError as error:
             # The server's timer for this very deadline may ring a moment before ours: the same
             # news, told as ours. Any other TimedOutError (an activation timed out) stays.
-            if expires is None or asyncio.get_running_loop().time() < expires - _DEADLINE_SLACK:
+            if expires is None or asyncio.get_running_loop().time() < expires - DEADLINE_SLACK:
                 raise
-            raise _timed_out(self.peer) from error
+            raise timed_out(self.peer) from error
         reply: M = reply_type.FromString(body)
         return reply
 
@@ -794,7 +684,7 @@ class WireChannel:
             connection.close()
 
     def _payload(self, request: Message) -> bytes:
-        return _request_bytes(request, self.max_message_bytes, self.peer)
+        return request_bytes(request, self.max_message_bytes, self.peer)
 
     @property
     def connected(self) -> bool:
@@ -890,114 +780,3 @@ class Stub:
 
     def __getattr__(self, name: str) -> Any:  # for type checkers: methods are set per service
         raise AttributeError(name)
-
-
-class BlockingChannel:
-    """A synchronous client of one wire endpoint, unary calls only, one at a time: for scripts
-    and measurements that have no event loop (plain tcp; ssl endpoints need WireChannel).
-
-    with BlockingChannel(endpoint, max_message_bytes=...) as channel:
-        reply = channel.unary("/shoal.v1.Admin/ServerState", request, Reply, deadline=10)
-    """
-
-    def __init__(
-        self, endpoint: Endpoint, *, max_message_bytes: int, peer: Peer | None = None
-    ) -> None:
-        self.endpoint = endpoint
-        self.max_message_bytes = max_message_bytes
-        self.peer = peer or Peer("the server", str(endpoint))
-        self._socket: socket.socket | None = None
-        self._reader = FrameReader(_frame_limit(max_message_bytes))
-        self._frames: deque[Frame] = deque()
-        self._next_id = 0
-
-    def unary(
-        self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
-    ) -> M:
-        data = _request_bytes(request, self.max_message_bytes, self.peer)
-        expires = None if deadline is None else time.monotonic() + deadline
-        self._next_id = self._next_id % 0xFFFFFFFF + 1
-        call_id = self._next_id
-        connection = self._connected()
-        connection.settimeout(deadline)
-        try:
-            connection.sendall(encode_call(call_id, method, data, deadline))
-            frame = self._frame_of(call_id)
-        except TimeoutError:
-            self.close()  # the reply may still come: this connection is out of step
-            raise _timed_out(self.peer) from None
-        except (OSError, ProtocolError) as exc:
-            self.close()
-            raise UnreachableError(
-                f"lost the connection to {self.peer.where()}: {exc}",
-                self.peer.start_hint,
-                address=self.peer.address,
-            ) from exc
-        if frame.oversized:
-            raise message_too_large(
-                f"this process refused a reply from {self.peer.where()}",
-                frame.oversized,
-                self.max_message_bytes,
-            )
-        if frame.kind == ERROR:
-            error = _error_of(frame.body)
-            if (
-                isinstance(error, TimedOutError)
-                and expires is not None
-                and time.monotonic() >= expires - _DEADLINE_SLACK
-            ):
-                raise _timed_out(self.peer) from error  # the server's timer for this deadline
-            raise error
-        reply: M = reply_type.FromString(frame.body)
-        return reply
-
-    def close(self) -> None:
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            sock.close()
-        self._reader = FrameReader(_frame_limit(self.max_message_bytes))
-        self._frames.clear()
-
-    def __enter__(self) -> BlockingChannel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _connected(self) -> socket.socket:
-        if self._socket is not None:
-            return self._socket
-        try:
-            endpoint = resolve_endpoint(self.endpoint, for_server=False)
-        except EndpointParseError as exc:
-            raise ConfigError(str(exc)) from exc
-        if endpoint.transport != "tcp":
-            raise ConfigError(
-                f"a blocking channel speaks plain tcp, not `{endpoint}'",
-                hint="use shoal.rpc.wire.WireChannel for ssl endpoints",
-            )
-        assert endpoint.host is not None and endpoint.port is not None
-        try:
-            sock = socket.create_connection((endpoint.host, endpoint.port))
-        except OSError as exc:
-            raise UnreachableError(
-                f"cannot reach {self.peer.where()}: {exc.strerror or exc}",
-                self.peer.start_hint,
-                address=self.peer.address,
-            ) from exc
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(MAGIC)
-        self._socket = sock
-        return sock
-
-    def _frame_of(self, call_id: int) -> Frame:
-        assert self._socket is not None
-        while True:
-            while self._frames:
-                frame = self._frames.popleft()
-                if frame.call_id == call_id:
-                    return frame
-            data = self._socket.recv(65536)
-            if not data:
-                raise ProtocolError("the server closed the connection")
-            self._frames.extend(self._reader.feed(data))

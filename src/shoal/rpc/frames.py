@@ -1,0 +1,285 @@
+"""Shoal's wire protocol without an event loop: frames, their reader, and a blocking client.
+
+A connection opens with the client's 4 bytes MAGIC; then both sides send frames:
+
+    length (4 bytes, of what follows) | kind (1 byte) | call id (4 bytes) | body
+    CALL    client -> server   deadline ms (4 bytes, 0: none) | name length (1 byte) |
+                               method ("/shoal.v1.Admin/ServerState", ASCII) | request
+    CANCEL  client -> server   (empty) the caller gave up: the server cancels the handler
+    REPLY   server -> client   the reply; in a stream, one item of it
+    END     server -> client   (empty) a stream is complete
+    ERROR   server -> client   an ErrorDetail: the call failed, nothing more comes for it
+
+Integers are big-endian. A unary call ends with its REPLY or ERROR, a stream with END or ERROR.
+Messages are capped at Ice.MessageSizeMax both ways: a frame over it is dropped unread and its
+call fails with MessageTooLargeError.
+
+This module imports no asyncio: a one-shot command asks with a `BlockingChannel` and skips
+the event loop's ~30 ms of imports. shoal.rpc.wire builds the asyncio server and client on it.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from shoal.config.endpoints import Endpoint, EndpointParseError, resolve_endpoint
+from shoal.errors import (
+    ConfigError,
+    RemoteError,
+    ShoalError,
+    TimedOutError,
+    UnreachableError,
+)
+from shoal.rpc.common_pb2 import ErrorDetail
+from shoal.rpc.detail import Peer, error_from_detail, message_too_large
+
+__all__ = [
+    "CALL",
+    "CANCEL",
+    "END",
+    "ERROR",
+    "MAGIC",
+    "REPLY",
+    "BlockingChannel",
+    "Frame",
+    "FrameReader",
+    "ProtocolError",
+    "encode_call",
+    "encode_frame",
+]
+
+M = TypeVar("M", bound=Message)
+
+#: What a client sends first: the protocol and its version.
+MAGIC = b"SHL1"
+CALL, CANCEL, REPLY, END, ERROR = 1, 2, 3, 4, 5
+KIND_NAMES = {CALL: "CALL", CANCEL: "CANCEL", REPLY: "REPLY", END: "END", ERROR: "ERROR"}
+
+HEAD = struct.Struct(">IBI")  # length of what follows the length field, kind, call id
+CALL_HEAD = struct.Struct(">IB")  # deadline in ms, length of the method name
+HEAD_AFTER_LENGTH = 5  # kind + call id
+#: Frame bytes beyond the message it carries: kind, call id, deadline, method name.
+FRAME_OVERHEAD = HEAD_AFTER_LENGTH + CALL_HEAD.size + 255
+#: A server's TimedOutError this close to the caller's own deadline is that deadline's.
+DEADLINE_SLACK = 0.005
+
+
+class ProtocolError(Exception):
+    """The peer does not speak this protocol (or broke it): the connection is dropped."""
+
+
+# ------------------------------------------------------------------------------------ frames
+
+
+def encode_frame(kind: int, call_id: int, body: bytes = b"") -> bytes:
+    """One frame, ready to write."""
+    return HEAD.pack(len(body) + HEAD_AFTER_LENGTH, kind, call_id) + body
+
+
+def encode_call(call_id: int, method: str, request: bytes, timeout: float | None) -> bytes:
+    """The CALL frame of `method` (its full gRPC-style name) with a serialized request."""
+    name = method.encode("ascii")
+    if len(name) > 255:
+        raise ValueError(f"method name too long: {method}")
+    deadline_ms = 0 if timeout is None else max(1, min(math.ceil(timeout * 1000), 2**32 - 1))
+    return encode_frame(CALL, call_id, CALL_HEAD.pack(deadline_ms, len(name)) + name + request)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: int
+    call_id: int
+    body: bytes = b""
+    #: The body's size when it was over the limit and dropped unread (body is then empty).
+    oversized: int = 0
+
+
+class FrameReader:
+    """Cuts a byte stream into frames (no I/O: fed what the socket gave).
+
+    A frame whose body is over `limit` bytes (negative: no limit) is not kept: it comes out as
+    a Frame with `oversized` set, and its bytes are skipped as they arrive.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+        self._skip = 0
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        buffer = self._buffer
+        buffer += data
+        frames: list[Frame] = []
+        while len(buffer) >= HEAD.size:
+            length, kind, call_id = HEAD.unpack_from(buffer)
+            if length < HEAD_AFTER_LENGTH or kind not in KIND_NAMES:
+                raise ProtocolError(f"bad frame header (length {length}, kind {kind})")
+            size = length - HEAD_AFTER_LENGTH
+            if 0 <= self._limit < size:
+                frames.append(Frame(kind, call_id, oversized=size))
+                available = len(buffer) - HEAD.size
+                if available >= size:
+                    del buffer[: HEAD.size + size]
+                else:
+                    self._skip = size - available
+                    buffer.clear()
+                continue
+            end = HEAD.size + size
+            if len(buffer) < end:
+                break
+            frames.append(Frame(kind, call_id, bytes(buffer[HEAD.size : end])))
+            del buffer[:end]
+        return frames
+
+
+def frame_limit(max_message_bytes: int) -> int:
+    return -1 if max_message_bytes < 0 else max_message_bytes + FRAME_OVERHEAD
+
+
+def request_bytes(request: Message, limit: int, peer: Peer) -> bytes:
+    """The serialized request, refused before sending when it is over the caller's limit."""
+    data: bytes = request.SerializeToString()
+    if 0 <= limit < len(data):
+        raise message_too_large(
+            f"this process could not send a request to {peer.where()}", len(data), limit
+        )
+    return data
+
+
+def timed_out(peer: Peer) -> TimedOutError:
+    return TimedOutError(
+        f"{peer.where()} did not answer in time",
+        "it may be overloaded or stuck; try again, or look at its log",
+    )
+
+
+def error_of(body: bytes) -> ShoalError:
+    detail = ErrorDetail()
+    try:
+        detail.ParseFromString(body)
+    except DecodeError:
+        return RemoteError("a malformed error reply", status="UNKNOWN")
+    return error_from_detail(detail)
+
+
+class BlockingChannel:
+    """A synchronous client of one wire endpoint, unary calls only, one at a time: for scripts
+    and measurements that have no event loop (plain tcp; ssl endpoints need WireChannel).
+
+    with BlockingChannel(endpoint, max_message_bytes=...) as channel:
+        reply = channel.unary("/shoal.v1.Admin/ServerState", request, Reply, deadline=10)
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, *, max_message_bytes: int, peer: Peer | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.max_message_bytes = max_message_bytes
+        self.peer = peer or Peer("the server", str(endpoint))
+        self._socket: socket.socket | None = None
+        self._reader = FrameReader(frame_limit(max_message_bytes))
+        self._frames: deque[Frame] = deque()
+        self._next_id = 0
+
+    def unary(
+        self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
+    ) -> M:
+        data = request_bytes(request, self.max_message_bytes, self.peer)
+        expires = None if deadline is None else time.monotonic() + deadline
+        self._next_id = self._next_id % 0xFFFFFFFF + 1
+        call_id = self._next_id
+        connection = self._connected()
+        connection.settimeout(deadline)
+        try:
+            connection.sendall(encode_call(call_id, method, data, deadline))
+            frame = self._frame_of(call_id)
+        except TimeoutError:
+            self.close()  # the reply may still come: this connection is out of step
+            raise timed_out(self.peer) from None
+        except (OSError, ProtocolError) as exc:
+            self.close()
+            raise UnreachableError(
+                f"lost the connection to {self.peer.where()}: {exc}",
+                self.peer.start_hint,
+                address=self.peer.address,
+            ) from exc
+        if frame.oversized:
+            raise message_too_large(
+                f"this process refused a reply from {self.peer.where()}",
+                frame.oversized,
+                self.max_message_bytes,
+            )
+        if frame.kind == ERROR:
+            error = error_of(frame.body)
+            if (
+                isinstance(error, TimedOutError)
+                and expires is not None
+                and time.monotonic() >= expires - DEADLINE_SLACK
+            ):
+                raise timed_out(self.peer) from error  # the server's timer for this deadline
+            raise error
+        reply: M = reply_type.FromString(frame.body)
+        return reply
+
+    def close(self) -> None:
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+        self._reader = FrameReader(frame_limit(self.max_message_bytes))
+        self._frames.clear()
+
+    def __enter__(self) -> BlockingChannel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connected(self) -> socket.socket:
+        if self._socket is not None:
+            return self._socket
+        try:
+            endpoint = resolve_endpoint(self.endpoint, for_server=False)
+        except EndpointParseError as exc:
+            raise ConfigError(str(exc)) from exc
+        if endpoint.transport != "tcp":
+            raise ConfigError(
+                f"a blocking channel speaks plain tcp, not `{endpoint}'",
+                hint="use shoal.rpc.wire.WireChannel for ssl endpoints",
+            )
+        assert endpoint.host is not None and endpoint.port is not None
+        try:
+            sock = socket.create_connection((endpoint.host, endpoint.port))
+        except OSError as exc:
+            raise UnreachableError(
+                f"cannot reach {self.peer.where()}: {exc.strerror or exc}",
+                self.peer.start_hint,
+                address=self.peer.address,
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(MAGIC)
+        self._socket = sock
+        return sock
+
+    def _frame_of(self, call_id: int) -> Frame:
+        assert self._socket is not None
+        while True:
+            while self._frames:
+                frame = self._frames.popleft()
+                if frame.call_id == call_id:
+                    return frame
+            data = self._socket.recv(65536)
+            if not data:
+                raise ProtocolError("the server closed the connection")
+            self._frames.extend(self._reader.feed(data))
