@@ -50,6 +50,17 @@ def execute(client: AdminClient, session: Session, words: list[str]) -> bool:
     return True
 
 
+def _unary_only(words: list[str]) -> bool:
+    """Does this one-shot command make unary calls only (help and unknown words: no call)?"""
+    if words[0] in ("exit", "quit", "help"):
+        return True
+    try:
+        command, _ = resolve(words)
+    except ShoalError:
+        return True  # a usage error, told by `execute` the same way
+    return not command.streams
+
+
 def _load_history() -> None:
     try:
         import readline
@@ -115,7 +126,9 @@ def interactive(client: AdminClient, session: Session) -> int:
 def ice(context: CliContext, words: tuple[str, ...]) -> None:
     """icegridadmin's console: `shoal admin ice server list`, or no words for a prompt."""
     site = context.site()  # like icegridadmin: etc/internal.cfg only
-    with AdminClient(RegistryTarget.for_site(site)) as client:
+    # One unary command (most of them) needs no event loop; a stream or the prompt does.
+    blocking = bool(words) and _unary_only(list(words))
+    with AdminClient(RegistryTarget.for_site(site), blocking=blocking) as client:
         session = Session(client.api, site, terminal_output())
         if words:
             execute(client, session, list(words))

@@ -59,6 +59,9 @@ class Command:
     run: Handler
     min_args: int = 0
     max_args: int | None = 0
+    #: Reads a stream (output): needs the admin client's event loop. The others make unary
+    #: calls only, and a one-shot command runs them without one (AdminClient(blocking=True)).
+    streams: bool = False
 
     @property
     def name(self) -> str:
@@ -377,9 +380,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("server", "signal"), "server signal ID SIGNAL", "Send a signal to a server.",
             _server_signal, 2, 2),
     Command(("server", "stdout"), "server stdout ID [--tail N] [--follow]",
-            "Show a server's standard output.", _output(stderr=False), 1, 4),
+            "Show a server's standard output.", _output(stderr=False), 1, 4, streams=True),
     Command(("server", "stderr"), "server stderr ID [--tail N] [--follow]",
-            "Show a server's standard error.", _output(stderr=True), 1, 4),
+            "Show a server's standard error.", _output(stderr=True), 1, 4, streams=True),
     Command(("server", "properties"), "server properties ID",
             "Show the properties a server reads.", _server_properties, 1, 1),
     Command(("node", "list"), "node list", "List the nodes.", _node_list),

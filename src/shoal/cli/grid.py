@@ -67,10 +67,12 @@ class Grid:
         """The master node's pid from its pidfile, if that process lives."""
         return live_pid(self.master.pidfile)
 
-    def client(self) -> AdminClient:
+    def client(self, *, blocking: bool = False) -> AdminClient:
+        """The admin client; `blocking` for commands whose calls are all unary (no event
+        loop, no asyncio imported: see AdminClient)."""
         from shoal.cli.client import AdminClient
 
-        return AdminClient(self.target)
+        return AdminClient(self.target, blocking=blocking)
 
     def startup_grace(self) -> float:
         """The master node's start-up grace in seconds: how long `admin start` and `waitup`

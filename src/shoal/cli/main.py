@@ -20,7 +20,6 @@ from shoal.cli.context import CliContext
 from shoal.cli.exits import EXIT_FAILURE, EXIT_USAGE, exit_code_for
 from shoal.cli.lazy import LazyCommand, LazyGroup
 from shoal.errors import ShoalError
-from shoal.lean import import_asyncio_without_ssl
 
 #: The top-level commands, imported when they run: `shoal --help` loads none of them.
 COMMANDS = {
@@ -134,6 +133,4 @@ def exit_now(code: int) -> NoReturn:
 
 def main(launcher_prefix: str | None = None) -> NoReturn:
     """The console-script entry point, and the site launchers' (bin/shoal)."""
-    # Most commands talk plain tcp to the registry: OpenSSL loads only for an ssl endpoint.
-    import_asyncio_without_ssl()
     exit_now(run(launcher_prefix=launcher_prefix))

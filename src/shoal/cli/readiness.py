@@ -8,7 +8,6 @@ passes through ACTIVE): it settles when disabled, else it is reported when time 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import re
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING
 from shoal.rpc import admin_pb2, common_pb2
 
 if TYPE_CHECKING:
+    import asyncio
+
     from shoal.cli.client import AdminApi
 
 ACTIVE = common_pb2.ACTIVE
@@ -219,6 +220,8 @@ async def watch_until_ready(
 ) -> bool:
     """Feed `readiness` from WatchServers until settled, and each active server has outlived
     the start-up `grace` (see Readiness.grace_left); False if `seconds` ran out first."""
+    import asyncio  # here, not at the top: console_format's state names load this module
+
     readiness.set_nodes(await api.node_list())
     request = admin_pb2.WatchServersRequest(application=readiness.application)
     # The stream is read by a task into a queue: waiting on the queue for a bounded time

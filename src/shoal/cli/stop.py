@@ -8,7 +8,6 @@ never answers gets SIGTERM. A stop never exits 0 while a grid is coming up.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from typing import TYPE_CHECKING
@@ -59,7 +58,7 @@ def _wait_for_starting_grid(
 def stop_grid(grid: Grid, wait: float | None) -> bool:
     """Stop the grid and wait until the master has exited; False if it was not running."""
     deadline = Deadline(wait)
-    with grid.client() as client:
+    with grid.client(blocking=True) as client:
         info = registry_info(client)
         if grid.starting_pid() is not None or (info is None and grid.master_pid() is not None):
             info = _wait_for_starting_grid(grid, client, deadline)
@@ -132,6 +131,8 @@ def waitdown(context: CliContext, wait: float) -> None:
 
 
 async def _stream_ends(api: AdminApi, seconds: float | None) -> bool:
+    import asyncio  # only here: `stop` itself runs without an event loop
+
     try:
         async with asyncio.timeout(seconds):
             async for _ in api.watch_servers():
