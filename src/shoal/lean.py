@@ -37,3 +37,10 @@ def give_asyncio_ssl() -> None:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "ssl", ssl) is None:
             module.ssl = ssl  # type: ignore[attr-defined]
+    # sslproto also defines this only when ssl imported with it (Python 3.11 to 3.13).
+    sslproto = sys.modules.get("asyncio.sslproto")
+    if sslproto is not None and not hasattr(sslproto, "SSLAgainErrors"):
+        sslproto.SSLAgainErrors = (  # type: ignore[attr-defined]
+            ssl.SSLWantReadError,
+            ssl.SSLSyscallError,
+        )

@@ -2,7 +2,7 @@
 this node's servers.
 
 It owns the node's supervisors, one per loaded server, and turns each call into supervisor
-requests. Errors are ShoalErrors; the ErrorInterceptor every server carries maps them to status.
+requests. Errors are ShoalErrors; the WireServer sends each to the caller as its ErrorDetail.
 """
 
 from __future__ import annotations

@@ -158,6 +158,31 @@ def request_bytes(request: Message, limit: int, peer: Peer) -> bytes:
     return data
 
 
+def _time_left(sock: socket.socket, expires: float | None) -> None:
+    """Bound the socket's next wait by what is left of the call's deadline (TimeoutError when
+    nothing is): a deadline covers the whole call, not each read."""
+    if expires is None:
+        sock.settimeout(None)
+        return
+    left = expires - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    sock.settimeout(left)
+
+
+def parse_reply(reply_type: type[M], body: bytes, peer: Peer) -> M:
+    """A reply message; a body that does not parse is the peer's fault, said in one line."""
+    try:
+        reply: M = reply_type.FromString(body)
+    except DecodeError as exc:
+        raise RemoteError(
+            f"a malformed {reply_type.__name__} from {peer.where()}",
+            "is it a different Shoal version? Run the same version everywhere",
+            status="INTERNAL",
+        ) from exc
+    return reply
+
+
 def timed_out(peer: Peer) -> TimedOutError:
     return TimedOutError(
         f"{peer.where()} did not answer in time",
@@ -200,15 +225,23 @@ class BlockingChannel:
         expires = None if deadline is None else time.monotonic() + deadline
         self._next_id = self._next_id % 0xFFFFFFFF + 1
         call_id = self._next_id
-        connection = self._connected()
-        connection.settimeout(deadline)
         try:
+            connection = self._connected(expires)
+            _time_left(connection, expires)
             connection.sendall(encode_call(call_id, method, data, deadline))
-            frame = self._frame_of(call_id)
+            frame = self._frame_of(call_id, expires)
         except TimeoutError:
             self.close()  # the reply may still come: this connection is out of step
             raise timed_out(self.peer) from None
-        except (OSError, ProtocolError) as exc:
+        except ProtocolError as exc:
+            self.close()
+            raise UnreachableError(
+                f"{self.peer.where()} does not speak Shoal's wire protocol ({exc})",
+                "is it an older Shoal (gRPC) or another program on that port? Run the same "
+                "Shoal version everywhere",
+                address=self.peer.address,
+            ) from exc
+        except OSError as exc:
             self.close()
             raise UnreachableError(
                 f"lost the connection to {self.peer.where()}: {exc}",
@@ -230,8 +263,7 @@ class BlockingChannel:
             ):
                 raise timed_out(self.peer) from error  # the server's timer for this deadline
             raise error
-        reply: M = reply_type.FromString(frame.body)
-        return reply
+        return parse_reply(reply_type, frame.body, self.peer)
 
     def close(self) -> None:
         sock, self._socket = self._socket, None
@@ -246,7 +278,7 @@ class BlockingChannel:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _connected(self) -> socket.socket:
+    def _connected(self, expires: float | None) -> socket.socket:
         if self._socket is not None:
             return self._socket
         try:
@@ -259,27 +291,31 @@ class BlockingChannel:
                 hint="use shoal.rpc.wire.WireChannel for ssl endpoints",
             )
         assert endpoint.host is not None and endpoint.port is not None
+        timeout = None if expires is None else max(0.001, expires - time.monotonic())
         try:
-            sock = socket.create_connection((endpoint.host, endpoint.port))
+            sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        except TimeoutError:
+            raise
         except OSError as exc:
             raise UnreachableError(
                 f"cannot reach {self.peer.where()}: {exc.strerror or exc}",
                 self.peer.start_hint,
                 address=self.peer.address,
             ) from exc
+        self._socket = sock  # closed by the caller's error handling if what follows fails
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(MAGIC)
-        self._socket = sock
         return sock
 
-    def _frame_of(self, call_id: int) -> Frame:
+    def _frame_of(self, call_id: int, expires: float | None) -> Frame:
         assert self._socket is not None
         while True:
             while self._frames:
                 frame = self._frames.popleft()
                 if frame.call_id == call_id:
                     return frame
+            _time_left(self._socket, expires)
             data = self._socket.recv(65536)
             if not data:
-                raise ProtocolError("the server closed the connection")
+                raise ConnectionError("the server closed the connection")
             self._frames.extend(self._reader.feed(data))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,6 +56,7 @@ from shoal.rpc.frames import (
     encode_frame,
     error_of,
     frame_limit,
+    parse_reply,
     request_bytes,
     timed_out,
 )
@@ -88,6 +89,8 @@ M = TypeVar("M", bound=Message)
 #: starts again below the low mark: the server then waits (TCP flow control) rather than
 #: filling the client's memory with output nobody reads yet.
 _HIGH_WATER, _LOW_WATER = 512, 64
+#: Calls one connection may have running at once; past it the server stops reading it.
+_MAX_CALLS = 256
 # Dead-peer detection for long-lived streams (WatchServers, output --follow): first probe
 # after 30 s idle, then every 10 s, gone after 3 unanswered.
 _KEEPALIVE = (30, 10, 3)
@@ -259,9 +262,12 @@ class WireServer:
         calls = [task for connection in self._connections for task in connection.calls()]
         if calls and grace:
             await asyncio.wait(calls, timeout=grace)
-        for connection in list(self._connections):
-            connection.close()
-        calls = [task for task in calls if not task.done()]
+        # Abort, not close: a peer that stopped reading would hold a close (and, from Python
+        # 3.12, wait_closed) until its buffer drains. Calls that came meanwhile end too.
+        connections = list(self._connections)
+        for connection in connections:
+            connection.abort()
+        calls = [task for connection in connections for task in connection.calls()] + calls
         for task in calls:
             task.cancel()
         if calls:
@@ -294,13 +300,19 @@ class _ServerConnection(asyncio.Protocol):
         self._peer = "unknown"
         self._writable = asyncio.Event()
         self._writable.set()
+        # Reading stops while replies cannot be sent or _MAX_CALLS run: a client that sends
+        # without reading makes TCP push back, not the server's memory grow.
+        self._reading_paused = False
+        #: CALLs over the cap that came in one read: started, in order, as others end.
+        self._waiting: OrderedDict[int, Frame] = OrderedDict()
 
     def calls(self) -> list[asyncio.Task[None]]:
         return list(self._calls.values())
 
-    def close(self) -> None:
+    def abort(self) -> None:
+        """Drop the connection now, whatever is still unsent."""
         if self._transport is not None:
-            self._transport.close()
+            self._transport.abort()
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -327,7 +339,7 @@ class _ServerConnection(asyncio.Protocol):
             log.warning(
                 "%s: dropping the connection from %s: %s", self._server.name, self._peer, exc
             )
-            self._abort()
+            self.abort()
             return
         for frame in frames:
             self._frame(frame)
@@ -335,14 +347,29 @@ class _ServerConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._server._connections.discard(self)
         self._writable.set()
+        self._waiting.clear()
         for task in self._calls.values():
             task.cancel()
 
     def pause_writing(self) -> None:
         self._writable.clear()
+        self._flow()
 
     def resume_writing(self) -> None:
         self._writable.set()
+        self._flow()
+
+    def _flow(self) -> None:
+        """Read while replies can go out and the calls in flight are under the cap."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        wanted = not self._writable.is_set() or len(self._calls) >= _MAX_CALLS
+        if wanted and not self._reading_paused:
+            transport.pause_reading()
+        elif not wanted and self._reading_paused:
+            transport.resume_reading()
+        self._reading_paused = wanted
 
     # -- frames in
     def _refuse(self, data: bytes) -> None:
@@ -353,26 +380,25 @@ class _ServerConnection(asyncio.Protocol):
             what,
             self._peer,
         )
-        self._abort()
-
-    def _abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
+        self.abort()
 
     def _frame(self, frame: Frame) -> None:
         if frame.kind == CALL:
-            if frame.call_id in self._calls:
+            if frame.call_id in self._calls or frame.call_id in self._waiting:
                 log.warning(
                     "%s: call id %d reused by %s", self._server.name, frame.call_id, self._peer
                 )
-                self._abort()
+                self.abort()
                 return
-            task = asyncio.get_running_loop().create_task(self._serve(frame))
-            self._calls[frame.call_id] = task
+            if len(self._calls) >= _MAX_CALLS:  # read in the same chunk as the cap was hit
+                self._waiting[frame.call_id] = frame
+                return
+            self._start(frame)
         elif frame.kind == CANCEL:
             running = self._calls.get(frame.call_id)
             if running is not None:
                 running.cancel()
+            self._waiting.pop(frame.call_id, None)
         else:
             log.warning(
                 "%s: unexpected %s frame from %s",
@@ -380,7 +406,24 @@ class _ServerConnection(asyncio.Protocol):
                 KIND_NAMES[frame.kind],
                 self._peer,
             )
-            self._abort()
+            self.abort()
+
+    def _start(self, frame: Frame) -> None:
+        call_id = frame.call_id
+        task = asyncio.get_running_loop().create_task(self._serve(frame))
+        self._calls[call_id] = task
+        # Forgotten when done, even if cancelled before it ran a step (no `finally` then).
+        task.add_done_callback(lambda done: self._call_done(call_id, done))
+        self._flow()
+
+    def _call_done(self, call_id: int, task: asyncio.Task[None]) -> None:
+        if self._calls.get(call_id) is not task:
+            return
+        del self._calls[call_id]
+        if self._waiting and not (self._transport is None or self._transport.is_closing()):
+            _, frame = self._waiting.popitem(last=False)
+            self._start(frame)
+        self._flow()
 
     # -- one call
     async def _serve(self, frame: Frame) -> None:
@@ -406,26 +449,27 @@ class _ServerConnection(asyncio.Protocol):
             if method.check is not None:
                 method.check(method_name)
             context = CallContext(self._peer)
-            async with asyncio.timeout(deadline_ms / 1000 if deadline_ms else None):
-                if method.streaming:
-                    async for item in method.handler(request, context):
-                        if not self._writable.is_set():
+            deadline = asyncio.timeout(deadline_ms / 1000 if deadline_ms else None)
+            try:
+                async with deadline:
+                    if method.streaming:
+                        async for item in method.handler(request, context):
                             await self._writable.wait()
-                        self._send(REPLY, call_id, self._serialized(item))
-                    self._send(END, call_id)
-                else:
-                    reply = await method.handler(request, context)
-                    self._send(REPLY, call_id, self._serialized(reply))
-        except ShoalError as error:
-            self._send_error(call_id, error)
-        except TimeoutError:
-            self._send_error(
-                call_id,
-                TimedOutError(
+                            self._send(REPLY, call_id, self._serialized(item))
+                        self._send(END, call_id)
+                    else:
+                        reply = await method.handler(request, context)
+                        await self._writable.wait()
+                        self._send(REPLY, call_id, self._serialized(reply))
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # the handler's own timeout: a failure like any other
+                raise TimedOutError(
                     f"{method_name} did not finish within the caller's deadline",
                     "it may be overloaded or stuck; try again, or look at its log",
-                ),
-            )
+                ) from None
+        except ShoalError as error:
+            self._send_error(call_id, error)
         except NotImplementedError:
             self._send_error(
                 call_id, RemoteError(f"{method_name} is not implemented", status="UNIMPLEMENTED")
@@ -433,8 +477,6 @@ class _ServerConnection(asyncio.Protocol):
         except Exception as exc:
             log.exception("%s failed", method_name)
             self._send_error(call_id, internal_error(method_name, exc))
-        finally:
-            self._calls.pop(call_id, None)
 
     def _serialized(self, message: Message) -> bytes:
         data: bytes = message.SerializeToString()
@@ -493,6 +535,7 @@ class _ClientConnection(asyncio.Protocol):
         self.lost: ShoalError | None = None
         #: Set once the connection is gone (lost, broken or closed).
         self.closed = asyncio.Event()
+        self._heard = False  # a frame came: the peer speaks this protocol
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -505,8 +548,17 @@ class _ClientConnection(asyncio.Protocol):
         try:
             frames = self._reader.feed(data)
         except ProtocolError as exc:
-            self._fail(f"{self._channel.peer.where()} broke the protocol: {exc}")
+            where = self._channel.peer.where()
+            if self._heard:
+                self._fail(f"{where} broke the protocol: {exc}")
+            else:
+                self._fail(
+                    f"{where} does not speak Shoal's wire protocol ({exc})",
+                    "is it an older Shoal (gRPC) or another program on that port? Run the "
+                    "same Shoal version everywhere",
+                )
             return
+        self._heard = self._heard or bool(frames)
         for frame in frames:
             call = self._calls.get(frame.call_id)
             if call is None:
@@ -542,9 +594,11 @@ class _ClientConnection(asyncio.Protocol):
         self._fail(f"lost the connection to {self._channel.peer.where()}")
 
     # -- calls
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, hint: str | None = None) -> None:
         self.lost = UnreachableError(
-            message, self._channel.peer.start_hint, address=self._channel.peer.address
+            message,
+            self._channel.peer.start_hint if hint is None else hint,
+            address=self._channel.peer.address,
         )
         self.closed.set()
         if self._transport is not None:
@@ -618,6 +672,7 @@ class WireChannel:
         self.peer = peer or Peer("the server", str(endpoint))
         self._connection: _ClientConnection | None = None
         self._connecting: asyncio.Future[_ClientConnection] | None = None
+        self._streams: set[_ClientConnection] = set()
 
     async def unary(
         self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
@@ -643,8 +698,7 @@ class WireChannel:
             if expires is None or asyncio.get_running_loop().time() < expires - DEADLINE_SLACK:
                 raise
             raise timed_out(self.peer) from error
-        reply: M = reply_type.FromString(body)
-        return reply
+        return parse_reply(reply_type, body, self.peer)
 
     async def stream(
         self, method: str, request: Message, reply_type: type[M], *, deadline: float | None = None
@@ -652,7 +706,10 @@ class WireChannel:
         """The replies of a server stream as they come; leaving the loop cancels the call.
         `deadline` bounds the whole stream (the server ends it with TimedOutError)."""
         payload = self._payload(request)
-        connection = await self._connected()
+        # A connection of its own: a caller slow to read pauses it (flow control) without
+        # holding up the replies of the channel's other calls.
+        connection = await self._open()
+        self._streams.add(connection)
         call_id, call = connection.start(method, payload, deadline, streaming=True)
         assert call.ready is not None
         try:
@@ -666,13 +723,15 @@ class WireChannel:
                     raise item
                 if item.kind == END:
                     return
-                yield reply_type.FromString(item.body)
+                yield parse_reply(reply_type, item.body, self.peer)
         finally:
             # Tell the server to stop unless it ended the call (END, ERROR): the caller left
             # early, or an item was refused as too large. Unread items leave the backlog.
             connection.cancel(call_id)
             connection.consumed(len(call.items))
             call.items.clear()
+            self._streams.discard(connection)
+            connection.close()
 
     async def close(self) -> None:
         # A connection still being made would otherwise come up after this, held by nobody.
@@ -682,6 +741,9 @@ class WireChannel:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+        streams, self._streams = self._streams, set()
+        for stream in streams:
+            stream.close()
 
     def _payload(self, request: Message) -> bytes:
         return request_bytes(request, self.max_message_bytes, self.peer)
@@ -703,7 +765,9 @@ class WireChannel:
             return connection
         connecting = self._connecting
         if connecting is None:
-            connecting = self._connecting = asyncio.ensure_future(self._connect())
+            connecting = self._connecting = asyncio.ensure_future(self._open())
+            # Runs before the waiters resume, and also when they all gave up meanwhile.
+            connecting.add_done_callback(self._opened)
         try:
             return await asyncio.shield(connecting)
         except asyncio.CancelledError:
@@ -712,12 +776,15 @@ class WireChannel:
                     f"the connection to {self.peer.where()} was closed while it was made"
                 ) from None
             raise
-        finally:
-            # Every caller that waited on this attempt gets here; the first one clears it.
-            if connecting.done() and self._connecting is connecting:
-                self._connecting = None
 
-    async def _connect(self) -> _ClientConnection:
+    def _opened(self, attempt: asyncio.Future[_ClientConnection]) -> None:
+        if self._connecting is attempt:
+            self._connecting = None
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._connection = attempt.result()
+
+    async def _open(self) -> _ClientConnection:
+        """A new connection (the shared one is made by `_connected`, streams get their own)."""
         try:
             endpoint = resolve_endpoint(self.endpoint, for_server=False)
         except EndpointParseError as exc:
@@ -744,7 +811,6 @@ class WireChannel:
                 self.peer.start_hint,
                 address=self.peer.address,
             ) from exc
-        self._connection = connection
         return connection
 
 
