@@ -359,6 +359,12 @@ class _ServerConnection(asyncio.Protocol):
         self._writable.set()
         self._flow()
 
+    async def _wait_writable(self) -> None:
+        """Until the transport takes more: checked again on waking, since every call waiting
+        wakes at once when the buffer drains (one of them may fill it again)."""
+        while not self._writable.is_set():
+            await self._writable.wait()
+
     def _flow(self) -> None:
         """Read while replies can go out and the calls in flight are under the cap."""
         transport = self._transport
@@ -454,12 +460,12 @@ class _ServerConnection(asyncio.Protocol):
                 async with deadline:
                     if method.streaming:
                         async for item in method.handler(request, context):
-                            await self._writable.wait()
+                            await self._wait_writable()
                             self._send(REPLY, call_id, self._serialized(item))
                         self._send(END, call_id)
                     else:
                         reply = await method.handler(request, context)
-                        await self._writable.wait()
+                        await self._wait_writable()
                         self._send(REPLY, call_id, self._serialized(reply))
             except TimeoutError:
                 if not deadline.expired():
@@ -595,6 +601,8 @@ class _ClientConnection(asyncio.Protocol):
 
     # -- calls
     def _fail(self, message: str, hint: str | None = None) -> None:
+        if self.lost is not None:
+            return  # the first reason stands (connection_lost follows every abort)
         self.lost = UnreachableError(
             message,
             self._channel.peer.start_hint if hint is None else hint,
