@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 from shoal.config.endpoints import EndpointParseError, parse_endpoints
 from shoal.errors import (
@@ -38,7 +38,6 @@ __all__ = ["NodeService"]
 
 _log = logging.getLogger(__name__)
 
-_Context: TypeAlias = CallContext
 _OUTCOME = {
     LoadResult.UNCHANGED: internal_pb2.LoadOutcome.UNCHANGED,
     LoadResult.ADDED: internal_pb2.LoadOutcome.ADDED,
@@ -141,7 +140,7 @@ class NodeService:
     # ----------------------------------------------------------------- RPCs
 
     async def LoadServers(
-        self, request: internal_pb2.LoadServersRequest, context: _Context
+        self, request: internal_pb2.LoadServersRequest, context: CallContext
     ) -> internal_pb2.LoadServersReply:
         reply = internal_pb2.LoadServersReply()
         listed: set[str] = set()
@@ -214,42 +213,42 @@ class NodeService:
         )
 
     async def DestroyServers(
-        self, request: internal_pb2.DestroyServersRequest, context: _Context
+        self, request: internal_pb2.DestroyServersRequest, context: CallContext
     ) -> internal_pb2.DestroyServersReply:
         await self.destroy(list(request.server_ids))
         return internal_pb2.DestroyServersReply()
 
     async def StartServer(
-        self, request: internal_pb2.StartServerRequest, context: _Context
+        self, request: internal_pb2.StartServerRequest, context: CallContext
     ) -> internal_pb2.StartServerReply:
         status = await self.supervisor(request.server_id).start()
         return internal_pb2.StartServerReply(status=status)
 
     async def StopServer(
-        self, request: internal_pb2.StopServerRequest, context: _Context
+        self, request: internal_pb2.StopServerRequest, context: CallContext
     ) -> internal_pb2.StopServerReply:
         status = await self.supervisor(request.server_id).stop()
         return internal_pb2.StopServerReply(status=status)
 
     async def EnableServer(
-        self, request: internal_pb2.EnableServerRequest, context: _Context
+        self, request: internal_pb2.EnableServerRequest, context: CallContext
     ) -> internal_pb2.EnableServerReply:
         return internal_pb2.EnableServerReply(status=self.supervisor(request.server_id).enable())
 
     async def DisableServer(
-        self, request: internal_pb2.DisableServerRequest, context: _Context
+        self, request: internal_pb2.DisableServerRequest, context: CallContext
     ) -> internal_pb2.DisableServerReply:
         return internal_pb2.DisableServerReply(status=self.supervisor(request.server_id).disable())
 
     async def SignalServer(
-        self, request: internal_pb2.SignalServerRequest, context: _Context
+        self, request: internal_pb2.SignalServerRequest, context: CallContext
     ) -> internal_pb2.SignalServerReply:
         number = self.supervisor(request.server_id).send_signal(request.signal)
         _log.info("server %s: signal %d sent", request.server_id, number)
         return internal_pb2.SignalServerReply()
 
     async def Output(
-        self, request: internal_pb2.OutputRequest, context: _Context
+        self, request: internal_pb2.OutputRequest, context: CallContext
     ) -> AsyncIterator[internal_pb2.OutputReply]:
         self.supervisor(request.server_id)
         out_log, err_log = self._output.logs(request.server_id)
@@ -264,7 +263,7 @@ class NodeService:
                 rotated = False
 
     async def RegisterAdapters(
-        self, request: internal_pb2.RegisterAdaptersRequest, context: _Context
+        self, request: internal_pb2.RegisterAdaptersRequest, context: CallContext
     ) -> internal_pb2.RegisterAdaptersReply:
         supervisor = self.supervisor(request.server_id)
         pid = supervisor.machine.pid
@@ -298,7 +297,7 @@ class NodeService:
         return internal_pb2.RegisterAdaptersReply(state=supervisor.status().state)
 
     async def UnregisterAdapters(
-        self, request: internal_pb2.UnregisterAdaptersRequest, context: _Context
+        self, request: internal_pb2.UnregisterAdaptersRequest, context: CallContext
     ) -> internal_pb2.UnregisterAdaptersReply:
         supervisor = self.supervisor(request.server_id)
         self.registrations.unregister(request.server_id)
@@ -306,13 +305,13 @@ class NodeService:
         supervisor.republish()
         return internal_pb2.UnregisterAdaptersReply()
 
-    async def Ping(self, request: internal_pb2.PingRequest, context: _Context) -> Any:
+    async def Ping(self, request: internal_pb2.PingRequest, context: CallContext) -> Any:
         return internal_pb2.PingReply(node=self.settings.node_name, pid=os.getpid())
 
-    async def GetLoad(self, request: internal_pb2.GetLoadRequest, context: _Context) -> Any:
+    async def GetLoad(self, request: internal_pb2.GetLoadRequest, context: CallContext) -> Any:
         return internal_pb2.GetLoadReply(load=current_load())
 
-    async def Shutdown(self, request: internal_pb2.ShutdownRequest, context: _Context) -> Any:
+    async def Shutdown(self, request: internal_pb2.ShutdownRequest, context: CallContext) -> Any:
         if not request.stop_servers:
             # The watchdog kills servers with their node anyway: an orderly stop is kinder.
             _log.warning("shutdown without stopping servers asked: they cannot outlive the node")

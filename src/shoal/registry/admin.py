@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
 
 from shoal.errors import (
     AlreadyExistsError,
@@ -40,7 +39,6 @@ __all__ = ["AdminServicer", "RegistryFacts"]
 
 log = logging.getLogger("shoal.registry")
 
-_Context: TypeAlias = CallContext
 #: IceGrid.Node.WaitTime's default: the wait for a server whose timeout is unset (0).
 DEFAULT_WAIT = 60
 #: Slack on top of a server's own timeout before the registry gives up on its node.
@@ -200,7 +198,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ applications
 
     async def Deploy(
-        self, request: admin_pb2.DeployRequest, context: _Context
+        self, request: admin_pb2.DeployRequest, context: CallContext
     ) -> admin_pb2.DeployReply:
         return await self.deployer.deploy(request, deployed_by=context.peer() or "")
 
@@ -219,14 +217,14 @@ class AdminServicer:
         )
 
     async def ApplicationList(
-        self, request: admin_pb2.ApplicationListRequest, context: _Context
+        self, request: admin_pb2.ApplicationListRequest, context: CallContext
     ) -> admin_pb2.ApplicationListReply:
         return admin_pb2.ApplicationListReply(
             applications=[self._summary(name) for name in sorted(self.state.applications)]
         )
 
     async def ApplicationDescribe(
-        self, request: admin_pb2.ApplicationDescribeRequest, context: _Context
+        self, request: admin_pb2.ApplicationDescribeRequest, context: CallContext
     ) -> admin_pb2.ApplicationDescribeReply:
         deployed = self.state.applications.get(request.application)
         if deployed is None:
@@ -238,7 +236,7 @@ class AdminServicer:
         )
 
     async def ApplicationDiff(
-        self, request: admin_pb2.ApplicationDiffRequest, context: _Context
+        self, request: admin_pb2.ApplicationDiffRequest, context: CallContext
     ) -> admin_pb2.ApplicationDiffReply:
         plan: DeployPlan = await self.deployer.plan(
             request.descriptor_xml,
@@ -257,7 +255,7 @@ class AdminServicer:
         )
 
     async def ApplicationRemove(
-        self, request: admin_pb2.ApplicationRemoveRequest, context: _Context
+        self, request: admin_pb2.ApplicationRemoveRequest, context: CallContext
     ) -> admin_pb2.ApplicationRemoveReply:
         return admin_pb2.ApplicationRemoveReply(
             removed=await self.deployer.remove(request.application)
@@ -266,7 +264,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ servers
 
     async def ServerList(
-        self, request: admin_pb2.ServerListRequest, context: _Context
+        self, request: admin_pb2.ServerListRequest, context: CallContext
     ) -> admin_pb2.ServerListReply:
         wanted = WatchFilter(application=request.application, node=request.node)
         return admin_pb2.ServerListReply(servers=self._statuses(wanted))
@@ -279,7 +277,7 @@ class AdminServicer:
         ]
 
     async def ServerDescribe(
-        self, request: admin_pb2.ServerDescribeRequest, context: _Context
+        self, request: admin_pb2.ServerDescribeRequest, context: CallContext
     ) -> admin_pb2.ServerDescribeReply:
         entry = self._entry(request.server_id)
         return admin_pb2.ServerDescribeReply(
@@ -287,12 +285,12 @@ class AdminServicer:
         )
 
     async def ServerState(
-        self, request: admin_pb2.ServerStateRequest, context: _Context
+        self, request: admin_pb2.ServerStateRequest, context: CallContext
     ) -> admin_pb2.ServerStateReply:
         return admin_pb2.ServerStateReply(status=_copy(self._entry(request.server_id).status))
 
     async def ServerStart(
-        self, request: admin_pb2.ServerStartRequest, context: _Context
+        self, request: admin_pb2.ServerStartRequest, context: CallContext
     ) -> admin_pb2.ServerStartReply:
         entry = self._entry(request.server_id)
         if entry.stored.disabled_by is DisabledBy.USER:
@@ -307,7 +305,7 @@ class AdminServicer:
         return admin_pb2.ServerStartReply(status=_copy(entry.status))
 
     async def ServerStop(
-        self, request: admin_pb2.ServerStopRequest, context: _Context
+        self, request: admin_pb2.ServerStopRequest, context: CallContext
     ) -> admin_pb2.ServerStopReply:
         entry = self._entry(request.server_id)
         session = self._session(entry.description.node)
@@ -330,19 +328,19 @@ class AdminServicer:
         return _copy(entry.status)
 
     async def ServerEnable(
-        self, request: admin_pb2.ServerEnableRequest, context: _Context
+        self, request: admin_pb2.ServerEnableRequest, context: CallContext
     ) -> admin_pb2.ServerEnableReply:
         return admin_pb2.ServerEnableReply(status=await self._set_enabled(request.server_id, True))
 
     async def ServerDisable(
-        self, request: admin_pb2.ServerDisableRequest, context: _Context
+        self, request: admin_pb2.ServerDisableRequest, context: CallContext
     ) -> admin_pb2.ServerDisableReply:
         return admin_pb2.ServerDisableReply(
             status=await self._set_enabled(request.server_id, False)
         )
 
     async def ServerSignal(
-        self, request: admin_pb2.ServerSignalRequest, context: _Context
+        self, request: admin_pb2.ServerSignalRequest, context: CallContext
     ) -> admin_pb2.ServerSignalReply:
         entry = self._entry(request.server_id)
         check_signal(request.signal)
@@ -352,7 +350,7 @@ class AdminServicer:
         return admin_pb2.ServerSignalReply()
 
     async def ServerProperties(
-        self, request: admin_pb2.ServerPropertiesRequest, context: _Context
+        self, request: admin_pb2.ServerPropertiesRequest, context: CallContext
     ) -> admin_pb2.ServerPropertiesReply:
         # The deployed properties; the node adds its own generated ones to the config file.
         description = self._entry(request.server_id).description
@@ -370,7 +368,7 @@ class AdminServicer:
         )
 
     async def ServerOutput(
-        self, request: admin_pb2.ServerOutputRequest, context: _Context
+        self, request: admin_pb2.ServerOutputRequest, context: CallContext
     ) -> AsyncIterator[admin_pb2.ServerOutputReply]:
         entry = self._entry(request.server_id)
         link = self._session(entry.description.node).link
@@ -384,7 +382,7 @@ class AdminServicer:
             yield admin_pb2.ServerOutputReply(chunk=chunk)
 
     async def WatchServers(
-        self, request: admin_pb2.WatchServersRequest, context: _Context
+        self, request: admin_pb2.WatchServersRequest, context: CallContext
     ) -> AsyncIterator[admin_pb2.WatchServersReply]:
         wanted = WatchFilter.from_request(request)
         watcher = self.hub.subscribe(wanted)
@@ -400,17 +398,17 @@ class AdminServicer:
     # ------------------------------------------------------------------ nodes
 
     async def NodeList(
-        self, request: admin_pb2.NodeListRequest, context: _Context
+        self, request: admin_pb2.NodeListRequest, context: CallContext
     ) -> admin_pb2.NodeListReply:
         return admin_pb2.NodeListReply(nodes=await self._all_nodes())
 
     async def NodeDescribe(
-        self, request: admin_pb2.NodeDescribeRequest, context: _Context
+        self, request: admin_pb2.NodeDescribeRequest, context: CallContext
     ) -> admin_pb2.NodeDescribeReply:
         return admin_pb2.NodeDescribeReply(status=await self._node_status(request.node))
 
     async def NodePing(
-        self, request: admin_pb2.NodePingRequest, context: _Context
+        self, request: admin_pb2.NodePingRequest, context: CallContext
     ) -> admin_pb2.NodePingReply:
         await self._node_status(request.node)  # NOT_FOUND_NODE before NODE_UNREACHABLE
         session = self._session(request.node)
@@ -419,14 +417,14 @@ class AdminServicer:
         return admin_pb2.NodePingReply(round_trip_seconds=time.monotonic() - began)
 
     async def NodeLoad(
-        self, request: admin_pb2.NodeLoadRequest, context: _Context
+        self, request: admin_pb2.NodeLoadRequest, context: CallContext
     ) -> admin_pb2.NodeLoadReply:
         await self._node_status(request.node)
         load = await self._session(request.node).link.get_load()
         return admin_pb2.NodeLoadReply(load=load)
 
     async def NodeShutdown(
-        self, request: admin_pb2.NodeShutdownRequest, context: _Context
+        self, request: admin_pb2.NodeShutdownRequest, context: CallContext
     ) -> admin_pb2.NodeShutdownReply:
         await self._node_status(request.node)
         session = self._session(request.node)
@@ -443,7 +441,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ adapters
 
     async def AdapterList(
-        self, request: admin_pb2.AdapterListRequest, context: _Context
+        self, request: admin_pb2.AdapterListRequest, context: CallContext
     ) -> admin_pb2.AdapterListReply:
         dynamic = self.settings.dynamic_registration
         return admin_pb2.AdapterListReply(
@@ -451,14 +449,14 @@ class AdminServicer:
         )
 
     async def AdapterEndpoints(
-        self, request: admin_pb2.AdapterEndpointsRequest, context: _Context
+        self, request: admin_pb2.AdapterEndpointsRequest, context: CallContext
     ) -> admin_pb2.AdapterEndpointsReply:
         dynamic = self.settings.dynamic_registration
         info = find_adapter(self.state, request.adapter_id, dynamic_registration=dynamic)
         return admin_pb2.AdapterEndpointsReply(adapter=info)
 
     async def AdapterRemove(
-        self, request: admin_pb2.AdapterRemoveRequest, context: _Context
+        self, request: admin_pb2.AdapterRemoveRequest, context: CallContext
     ) -> admin_pb2.AdapterRemoveReply:
         adapter_id = request.adapter_id
         dynamic = self.state.dynamic
@@ -476,7 +474,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ objects
 
     async def ObjectAdd(
-        self, request: admin_pb2.ObjectAddRequest, context: _Context
+        self, request: admin_pb2.ObjectAddRequest, context: CallContext
     ) -> admin_pb2.ObjectAddReply:
         proxy = parse_added_proxy(request.proxy)
         identity = str(proxy.identity)
@@ -493,7 +491,7 @@ class AdminServicer:
         return admin_pb2.ObjectAddReply(object=added[0])
 
     async def ObjectRemove(
-        self, request: admin_pb2.ObjectRemoveRequest, context: _Context
+        self, request: admin_pb2.ObjectRemoveRequest, context: CallContext
     ) -> admin_pb2.ObjectRemoveReply:
         found = [o for o in object_infos(self.state) if o.identity == request.identity]
         if found and found[0].application:
@@ -506,7 +504,7 @@ class AdminServicer:
         return admin_pb2.ObjectRemoveReply()
 
     async def ObjectList(
-        self, request: admin_pb2.ObjectListRequest, context: _Context
+        self, request: admin_pb2.ObjectListRequest, context: CallContext
     ) -> admin_pb2.ObjectListReply:
         return admin_pb2.ObjectListReply(
             objects=[
@@ -520,7 +518,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ registry
 
     async def RegistryList(
-        self, request: admin_pb2.RegistryListRequest, context: _Context
+        self, request: admin_pb2.RegistryListRequest, context: CallContext
     ) -> admin_pb2.RegistryListReply:
         return admin_pb2.RegistryListReply(registries=[self.facts.to_pb()])
 
@@ -533,13 +531,13 @@ class AdminServicer:
             )
 
     async def RegistryPing(
-        self, request: admin_pb2.RegistryPingRequest, context: _Context
+        self, request: admin_pb2.RegistryPingRequest, context: CallContext
     ) -> admin_pb2.RegistryPingReply:
         self._check_registry_name(request.name)
         return admin_pb2.RegistryPingReply(registry=self.facts.to_pb())
 
     async def RegistryShutdown(
-        self, request: admin_pb2.RegistryShutdownRequest, context: _Context
+        self, request: admin_pb2.RegistryShutdownRequest, context: CallContext
     ) -> admin_pb2.RegistryShutdownReply:
         self._check_registry_name(request.name)
         log.info("registry shutdown requested by %s", context.peer())
@@ -549,7 +547,7 @@ class AdminServicer:
     # ------------------------------------------------------------------ grid
 
     async def Diagnostics(
-        self, request: admin_pb2.DiagnosticsRequest, context: _Context
+        self, request: admin_pb2.DiagnosticsRequest, context: CallContext
     ) -> admin_pb2.DiagnosticsReply:
         nodes = await self._all_nodes()
         servers = self._statuses(WatchFilter())
@@ -589,7 +587,7 @@ class AdminServicer:
         return warnings
 
     async def ShutdownGrid(
-        self, request: admin_pb2.ShutdownGridRequest, context: _Context
+        self, request: admin_pb2.ShutdownGridRequest, context: CallContext
     ) -> admin_pb2.ShutdownGridReply:
         log.info("grid shutdown requested by %s", context.peer())
         # The collocated node is this process: it stops its servers itself once told below,

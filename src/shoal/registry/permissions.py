@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ADMIN_SERVICE_PREFIX", "AdminPermissions"]
-
-#: Method names of the Admin service start with this; Locator calls are not checked.
-ADMIN_SERVICE_PREFIX = "/shoal.v1.Admin/"
+__all__ = ["AdminPermissions"]
 
 
 class AdminPermissions:

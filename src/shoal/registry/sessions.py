@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import TypeAlias
 
 from shoal.errors import (
     InvalidArgumentError,
@@ -26,8 +25,6 @@ from shoal.rpc.wire import CallContext
 __all__ = ["RegistryServicer"]
 
 log = logging.getLogger("shoal.registry")
-
-_Context: TypeAlias = CallContext
 
 
 class RegistryServicer:
@@ -52,7 +49,7 @@ class RegistryServicer:
         self._registering: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def RegisterNode(
-        self, request: internal_pb2.RegisterNodeRequest, context: _Context
+        self, request: internal_pb2.RegisterNodeRequest, context: CallContext
     ) -> internal_pb2.RegisterNodeReply:
         info = request.info
         name = info.name
@@ -141,7 +138,7 @@ class RegistryServicer:
         )
 
     async def Keepalive(
-        self, request: internal_pb2.KeepaliveRequest, context: _Context
+        self, request: internal_pb2.KeepaliveRequest, context: CallContext
     ) -> internal_pb2.KeepaliveReply:
         session = self.sessions.find(request.session_id)
         self.sessions.touch(session)
@@ -153,7 +150,7 @@ class RegistryServicer:
         return internal_pb2.KeepaliveReply(keepalive_seconds=self.settings.keepalive_seconds)
 
     async def ReportState(
-        self, request: internal_pb2.ReportStateRequest, context: _Context
+        self, request: internal_pb2.ReportStateRequest, context: CallContext
     ) -> internal_pb2.ReportStateReply:
         await self.report_state(request)
         return internal_pb2.ReportStateReply()
@@ -165,7 +162,7 @@ class RegistryServicer:
         await self.sync.record(session.name, request.servers)
 
     async def UnregisterNode(
-        self, request: internal_pb2.UnregisterNodeRequest, context: _Context
+        self, request: internal_pb2.UnregisterNodeRequest, context: CallContext
     ) -> internal_pb2.UnregisterNodeReply:
         try:
             session = self.sessions.find(request.session_id)

@@ -190,6 +190,31 @@ def timed_out(peer: Peer) -> TimedOutError:
     )
 
 
+def failure_of(frame: Frame, peer: Peer, limit: int) -> ShoalError | None:
+    """The error a frame from the server stands for: a reply over this process's limit, or an
+    ERROR; None for a REPLY or an END. Both clients read replies through this."""
+    if frame.oversized:
+        return message_too_large(
+            f"this process refused a reply from {peer.where()}", frame.oversized, limit
+        )
+    if frame.kind == ERROR:
+        return error_of(frame.body)
+    return None
+
+
+def as_callers(error: ShoalError, expires: float | None, peer: Peer) -> ShoalError:
+    """A unary call's failure as its caller is told it. The server is told the same deadline
+    and its timer may ring a moment before the caller's: that TimedOutError is the caller's
+    "did not answer in time". Any other error (an activation timed out) stays as sent."""
+    if (
+        isinstance(error, TimedOutError)
+        and expires is not None
+        and time.monotonic() >= expires - DEADLINE_SLACK
+    ):
+        return timed_out(peer)
+    return error
+
+
 def error_of(body: bytes) -> ShoalError:
     detail = ErrorDetail()
     try:
@@ -248,21 +273,12 @@ class BlockingChannel:
                 self.peer.start_hint,
                 address=self.peer.address,
             ) from exc
-        if frame.oversized:
-            raise message_too_large(
-                f"this process refused a reply from {self.peer.where()}",
-                frame.oversized,
-                self.max_message_bytes,
-            )
-        if frame.kind == ERROR:
-            error = error_of(frame.body)
-            if (
-                isinstance(error, TimedOutError)
-                and expires is not None
-                and time.monotonic() >= expires - DEADLINE_SLACK
-            ):
-                raise timed_out(self.peer) from error  # the server's timer for this deadline
-            raise error
+        failure = failure_of(frame, self.peer, self.max_message_bytes)
+        if failure is not None:
+            error = as_callers(failure, expires, self.peer)
+            if error is failure:
+                raise failure
+            raise error from failure
         return parse_reply(reply_type, frame.body, self.peer)
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -42,7 +43,6 @@ from shoal.rpc.frames import (
     CALL,
     CALL_HEAD,
     CANCEL,
-    DEADLINE_SLACK,
     END,
     ERROR,
     KIND_NAMES,
@@ -52,9 +52,10 @@ from shoal.rpc.frames import (
     Frame,
     FrameReader,
     ProtocolError,
+    as_callers,
     encode_call,
     encode_frame,
-    error_of,
+    failure_of,
     frame_limit,
     parse_reply,
     request_bytes,
@@ -460,12 +461,14 @@ class _ServerConnection(asyncio.Protocol):
                 async with deadline:
                     if method.streaming:
                         async for item in method.handler(request, context):
-                            await self._wait_writable()
+                            if not self._writable.is_set():  # the common case: no await
+                                await self._wait_writable()
                             self._send(REPLY, call_id, self._serialized(item))
                         self._send(END, call_id)
                     else:
                         reply = await method.handler(request, context)
-                        await self._wait_writable()
+                        if not self._writable.is_set():
+                            await self._wait_writable()
                         self._send(REPLY, call_id, self._serialized(reply))
             except TimeoutError:
                 if not deadline.expired():
@@ -569,15 +572,8 @@ class _ClientConnection(asyncio.Protocol):
             call = self._calls.get(frame.call_id)
             if call is None:
                 continue  # the caller gave up on it
-            item: Frame | ShoalError = frame
-            if frame.oversized:
-                item = message_too_large(
-                    f"this process refused a reply from {self._channel.peer.where()}",
-                    frame.oversized,
-                    self._channel.max_message_bytes,
-                )
-            elif frame.kind == ERROR:
-                item = error_of(frame.body)
+            failure = failure_of(frame, self._channel.peer, self._channel.max_message_bytes)
+            item: Frame | ShoalError = frame if failure is None else failure
             if call.future is not None:
                 self._calls.pop(frame.call_id, None)
                 if not call.future.done():
@@ -687,7 +683,7 @@ class WireChannel:
     ) -> M:
         """One call, its reply; `deadline` in seconds (None: none), told to the server too."""
         payload = self._payload(request)
-        expires = None if deadline is None else asyncio.get_running_loop().time() + deadline
+        expires = None if deadline is None else time.monotonic() + deadline
         try:
             async with asyncio.timeout(deadline):
                 connection = await self._connected()
@@ -700,12 +696,11 @@ class WireChannel:
                     raise
         except TimeoutError:
             raise timed_out(self.peer) from None
-        except TimedOutError as error:
-            # The server's timer for this very deadline may ring a moment before ours: the same
-            # news, told as ours. Any other TimedOutError (an activation timed out) stays.
-            if expires is None or asyncio.get_running_loop().time() < expires - DEADLINE_SLACK:
+        except TimedOutError as failure:
+            error = as_callers(failure, expires, self.peer)
+            if error is failure:
                 raise
-            raise timed_out(self.peer) from error
+            raise error from failure
         return parse_reply(reply_type, body, self.peer)
 
     async def stream(
