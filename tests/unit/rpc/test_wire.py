@@ -8,15 +8,28 @@ import asyncio
 import random
 import socket
 import zlib
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from rpc_helpers import PingAdmin
+from wire_helpers import (
+    ADMIN,
+    MB,
+    PING,
+    WAIT,
+    Served,
+    blocking_ping,
+    channel_to,
+    collect,
+    happens,
+    ping,
+    raw_client,
+)
+from wire_helpers import serving as serving_admin
 
 from shoal.config.endpoints import Endpoint, parse_endpoint
 from shoal.errors import (
@@ -35,7 +48,7 @@ from shoal.errors import (
 )
 from shoal.rpc import admin_pb2, common_pb2, locator_pb2
 from shoal.rpc.common_pb2 import ErrorDetail
-from shoal.rpc.detail import MESSAGE_SIZE_HOPS, Peer, error_from_detail
+from shoal.rpc.detail import MESSAGE_SIZE_HOPS, error_from_detail
 from shoal.rpc.tls import TlsConfig
 from shoal.rpc.wire import (
     CALL,
@@ -55,12 +68,7 @@ from shoal.rpc.wire import (
     encode_frame,
 )
 
-MB = 1024 * 1024
-#: The bound on every wait for something the test expects to happen soon.
-WAIT = 5.0
-ADMIN = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
 LOCATOR = locator_pb2.DESCRIPTOR.services_by_name["Locator"]
-PING = "/shoal.v1.Admin/RegistryPing"
 #: A frame's header: length, kind, call id; a CALL's body then starts with its deadline in ms.
 HEAD = 9
 
@@ -160,69 +168,9 @@ class SteeredLocator:
 # ------------------------------------------------------------------------ servers and clients
 
 
-@dataclass
-class Served:
-    server: WireServer
-    endpoint: Endpoint
-    admin: Any
-
-
-@asynccontextmanager
-async def serving(
-    admin: Any,
-    *,
-    endpoints: str = "tcp -h 127.0.0.1 -p 0",
-    max_message_bytes: int = MB,
-    check: Callable[[str], None] | None = None,
-    tls: TlsConfig | None = None,
-) -> AsyncIterator[Served]:
-    """A WireServer with `admin` and a locator on `endpoints`, stopped after the block."""
-    server = WireServer(max_message_bytes=max_message_bytes, name="the registry")
-    server.add_service(ADMIN, admin, check=check)
-    server.add_service(LOCATOR, SteeredLocator())
-    try:
-        (endpoint,) = await server.listen(endpoints, tls=tls)
-        yield Served(server, endpoint, admin)
-    finally:
-        await server.stop(0)
-
-
-@asynccontextmanager
-async def channel_to(
-    endpoint: Endpoint, *, max_message_bytes: int = MB, tls: TlsConfig | None = None
-) -> AsyncIterator[WireChannel]:
-    channel = WireChannel(
-        endpoint, max_message_bytes=max_message_bytes, tls=tls, peer=registry_at(endpoint)
-    )
-    try:
-        yield channel
-    finally:
-        await channel.close()
-
-
-def registry_at(endpoint: Endpoint) -> Peer:
-    return Peer.registry(str(endpoint))
-
-
-async def ping(channel: WireChannel, name: str = "Master") -> str:
-    reply = await Stub(channel, ADMIN).RegistryPing(
-        admin_pb2.RegistryPingRequest(name=name), timeout=WAIT
-    )
-    return str(reply.registry.name)
-
-
-async def collect(replies: AsyncIterator[Any]) -> list[Any]:
-    """Every item of a stream, to its end (bounded)."""
-    async with asyncio.timeout(WAIT):
-        return [reply async for reply in replies]
-
-
-async def happens(event: asyncio.Event, what: str) -> None:
-    """Wait (bounded) for `event`; fail naming what was expected."""
-    try:
-        await asyncio.wait_for(event.wait(), WAIT)
-    except TimeoutError:
-        pytest.fail(f"waited {WAIT} s for {what}")
+def serving(admin: Any, **options: Any) -> AbstractAsyncContextManager[Served]:
+    """A served WireServer (wire_helpers.serving) with a locator besides `admin`."""
+    return serving_admin(admin, others=[(LOCATOR, SteeredLocator())], **options)
 
 
 @pytest.fixture
@@ -254,40 +202,6 @@ def refused_endpoint() -> Iterator[Endpoint]:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield parse_endpoint(f"tcp -h 127.0.0.1 -p {held.getsockname()[1]}")
-
-
-class RawClient:
-    """A hand-driven connection: bytes out, frames (or the end of the connection) in."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader, self._writer = reader, writer
-        self._cutter = FrameReader(-1)
-        self._frames: deque[Frame] = deque()
-
-    def send(self, data: bytes) -> None:
-        self._writer.write(data)
-
-    async def frame(self) -> Frame:
-        while not self._frames:
-            data = await asyncio.wait_for(self._reader.read(65536), WAIT)
-            assert data, "the server closed the connection"
-            self._frames.extend(self._cutter.feed(data))
-        return self._frames.popleft()
-
-    async def rest(self) -> bytes:
-        """Whatever the server still sends, up to its closing the connection."""
-        return await asyncio.wait_for(self._reader.read(), WAIT)
-
-
-@asynccontextmanager
-async def raw_client(endpoint: Endpoint) -> AsyncIterator[RawClient]:
-    reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
-    try:
-        yield RawClient(reader, writer)
-    finally:
-        writer.close()
-        with suppress(OSError):  # the server dropped it first: nothing left to close cleanly
-            await writer.wait_closed()
 
 
 # -------------------------------------------------------------------------- frames, no I/O
@@ -916,17 +830,6 @@ async def test_a_tls_server_refuses_a_client_without_a_certificate(
 
 
 # ------------------------------------------------------------------------- BlockingChannel
-
-
-def blocking_ping(endpoint: Endpoint, *, deadline: float | None = WAIT) -> str:
-    with BlockingChannel(endpoint, max_message_bytes=MB, peer=registry_at(endpoint)) as channel:
-        reply = channel.unary(
-            PING,
-            admin_pb2.RegistryPingRequest(name="Master"),
-            admin_pb2.RegistryPingReply,
-            deadline=deadline,
-        )
-    return str(reply.registry.name)
 
 
 @pytest.mark.asyncio

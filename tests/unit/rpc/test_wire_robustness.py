@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, suppress
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -25,31 +25,38 @@ from typing import Any
 import grpc.aio
 import pytest
 import pytest_asyncio
+from wire_helpers import (
+    ADMIN,
+    MB,
+    PING,
+    WAIT,
+    RawClient,
+    RawSocket,
+    Served,
+    blocking_ping,
+    channel_to,
+    ping,
+    raw_client,
+    raw_socket,
+    serving,
+    until,
+)
 
 from shoal.config.endpoints import Endpoint, parse_endpoint
 from shoal.errors import RemoteError, TimedOutError, UnreachableError
 from shoal.rpc import admin_pb2
-from shoal.rpc.detail import Peer
 from shoal.rpc.frames import CALL, CANCEL, REPLY
 from shoal.rpc.tls import TlsConfig
 from shoal.rpc.wire import (
     MAGIC,
-    BlockingChannel,
     CallContext,
-    Frame,
     FrameReader,
     Stub,
-    WireChannel,
     WireServer,
     encode_call,
     encode_frame,
 )
 
-MB = 1024 * 1024
-#: The bound on every wait for something the test expects to happen soon.
-WAIT = 5.0
-ADMIN = admin_pb2.DESCRIPTOR.services_by_name["Admin"]
-PING = "/shoal.v1.Admin/RegistryPing"
 SLOW = "/shoal.v1.Admin/ServerState"
 WATCH = "/shoal.v1.Admin/WatchServers"
 #: The calls one server connection runs at once (shoal.rpc.wire._MAX_CALLS).
@@ -119,28 +126,6 @@ class BusyAdmin:
 # ------------------------------------------------------------------------ servers and clients
 
 
-@dataclass
-class Served:
-    server: WireServer
-    endpoint: Endpoint
-    admin: BusyAdmin
-
-
-@asynccontextmanager
-async def serving(
-    admin: BusyAdmin,
-    *,
-    endpoints: str = "tcp -h 127.0.0.1 -p 0",
-) -> AsyncIterator[Served]:
-    server = WireServer(max_message_bytes=MB, name="the registry")
-    server.add_service(ADMIN, admin)
-    try:
-        (endpoint,) = await server.listen(endpoints)
-        yield Served(server, endpoint, admin)
-    finally:
-        await server.stop(0)
-
-
 @pytest.fixture
 def admin() -> BusyAdmin:
     return BusyAdmin()
@@ -152,75 +137,10 @@ async def served(admin: BusyAdmin) -> AsyncIterator[Served]:
         yield running
 
 
-@asynccontextmanager
-async def channel_to(endpoint: Endpoint) -> AsyncIterator[WireChannel]:
-    channel = WireChannel(endpoint, max_message_bytes=MB, peer=Peer.registry(str(endpoint)))
-    try:
-        yield channel
-    finally:
-        await channel.close()
-
-
-async def ping(channel: WireChannel, *, deadline: float | None = WAIT) -> str:
-    reply = await Stub(channel, ADMIN).RegistryPing(
-        admin_pb2.RegistryPingRequest(), timeout=deadline
-    )
-    return str(reply.registry.name)
-
-
-def blocking_ping(endpoint: Endpoint, *, deadline: float | None = WAIT) -> str:
-    peer = Peer.registry(str(endpoint))
-    with BlockingChannel(endpoint, max_message_bytes=MB, peer=peer) as channel:
-        reply = channel.unary(
-            PING, admin_pb2.RegistryPingRequest(), admin_pb2.RegistryPingReply, deadline=deadline
-        )
-    return str(reply.registry.name)
-
-
-async def until(
-    condition: Callable[[], bool], what: str, seen: Callable[[], object] = lambda: None
-) -> None:
-    """Poll `condition` (bounded by WAIT); fail naming what was expected and what was seen."""
-    give_up = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > give_up:
-            pytest.fail(f"waited {WAIT} s for {what}; saw {seen()}")
-        await asyncio.sleep(0.005)
-
-
 def the_connection(server: WireServer) -> Any:
     """The server's one client connection (private state: see the module docstring)."""
     (connection,) = server._connections
     return connection
-
-
-class RawSocket:
-    """A hand-driven connection that reads only when told to (most tests never do)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._loop = asyncio.get_running_loop()
-
-    async def send(self, data: bytes) -> None:
-        await asyncio.wait_for(self._loop.sock_sendall(self._sock, data), WAIT)
-
-    async def drop(self, size: int) -> None:
-        """Read `size` bytes and throw them away."""
-        while size > 0:
-            data = await asyncio.wait_for(self._loop.sock_recv(self._sock, size), WAIT)
-            assert data, "the server closed the connection"
-            size -= len(data)
-
-
-@asynccontextmanager
-async def raw_socket(endpoint: Endpoint) -> AsyncIterator[RawSocket]:
-    sock = socket.socket()
-    sock.setblocking(False)
-    try:
-        await asyncio.get_running_loop().sock_connect(sock, (endpoint.host, endpoint.port))
-        yield RawSocket(sock)
-    finally:
-        sock.close()
 
 
 Respond = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -353,10 +273,10 @@ async def test_a_stream_left_unread_does_not_hold_up_a_unary_call_on_the_same_ch
 # --------------------------------------------------- 3. a client that never reads its replies
 
 
-@pytest.mark.asyncio
-async def test_a_client_that_never_reads_its_replies_leaves_the_servers_write_buffer_bounded(
-    served: Served,
-) -> None:
+@asynccontextmanager
+async def flooded_with_pings(served: Served) -> AsyncIterator[RawSocket]:
+    """A connection that sends 500 pings with 60 KB replies at once and reads none of them,
+    once the server has answered as many as it runs at once (MAX_CALLS)."""
     served.admin.ping_size = 60_000
     request = admin_pb2.RegistryPingRequest().SerializeToString()
     async with raw_socket(served.endpoint) as raw:
@@ -366,6 +286,14 @@ async def test_a_client_that_never_reads_its_replies_leaves_the_servers_write_bu
             f"{MAX_CALLS} pings to be answered",
             lambda: f"{served.admin.pings}",
         )
+        yield raw
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_never_reads_its_replies_leaves_the_servers_write_buffer_bounded(
+    served: Served,
+) -> None:
+    async with flooded_with_pings(served):
         # Private state: the transport's unsent bytes (500 replies would be 30 MB).
         buffered = the_connection(served.server)._transport.get_write_buffer_size()
         assert buffered < MB
@@ -375,11 +303,7 @@ async def test_a_client_that_never_reads_its_replies_leaves_the_servers_write_bu
 async def test_a_client_that_reads_a_little_then_stops_again_leaves_the_write_buffer_bounded(
     served: Served,
 ) -> None:
-    served.admin.ping_size = 60_000
-    request = admin_pb2.RegistryPingRequest().SerializeToString()
-    async with raw_socket(served.endpoint) as raw:
-        await raw.send(MAGIC + b"".join(encode_call(i, PING, request, None) for i in range(1, 501)))
-        await until(lambda: served.admin.pings >= MAX_CALLS, f"{MAX_CALLS} pings to be answered")
+    async with flooded_with_pings(served) as raw:
         connection = the_connection(served.server)
         await raw.drop(4 * MB)  # the server's buffer drains: it writes again
         # Private state: the connection stopped writing again, and what it holds meanwhile.
@@ -450,22 +374,15 @@ async def test_calls_cancelled_in_the_same_read_leave_nothing_behind_and_ids_can
     served: Served,
 ) -> None:
     request = admin_pb2.RegistryPingRequest().SerializeToString()
-    reader, writer = await asyncio.open_connection(served.endpoint.host, served.endpoint.port)
-    cutter = FrameReader(-1)
 
-    async def next_frame() -> tuple[int, int]:
-        frames: list[Frame] = []
-        while not frames:
-            data = await asyncio.wait_for(reader.read(65536), WAIT)
-            assert data, "the server dropped the connection"
-            frames = cutter.feed(data)
-        (frame,) = frames
+    async def next_frame(raw: RawClient) -> tuple[int, int]:
+        (frame,) = await raw.frames()
         return frame.kind, frame.call_id
 
-    try:
+    async with raw_client(served.endpoint) as raw:
         # More than the per-connection cap: some are cancelled running, some still waiting.
         # Call 1001, not cancelled, is answered after the server has read all the others.
-        writer.write(
+        raw.send(
             MAGIC
             + b"".join(
                 encode_call(i, PING, request, None) + encode_frame(CANCEL, i)
@@ -473,7 +390,7 @@ async def test_calls_cancelled_in_the_same_read_leave_nothing_behind_and_ids_can
             )
             + encode_call(1001, PING, request, None)
         )
-        assert await next_frame() == (REPLY, 1001)
+        assert await next_frame(raw) == (REPLY, 1001)
         connection = the_connection(served.server)
         # Private state: the connection's running and waiting calls.
         await until(
@@ -482,12 +399,8 @@ async def test_calls_cancelled_in_the_same_read_leave_nothing_behind_and_ids_can
             lambda: f"{len(connection._calls)} calls",
         )
         assert not connection._waiting
-        writer.write(encode_call(7, PING, request, None))  # an id used (and cancelled) above
-        assert await next_frame() == (REPLY, 7)
-    finally:
-        writer.close()
-        with suppress(OSError):
-            await writer.wait_closed()
+        raw.send(encode_call(7, PING, request, None))  # an id used (and cancelled) above
+        assert await next_frame(raw) == (REPLY, 7)
 
 
 # ------------------------------------------------------------- 6. a connect its caller left
