@@ -18,7 +18,7 @@ LAUNCHER = """\
 # Shoal launcher for the site at {prefix}.
 # Link or copy it under another name to get a shortcut: shoal-admin runs `shoal admin`,
 # shoal-admin-ice runs `shoal admin ice` (an init.d script can be such a copy).
-from shoal.cli.main import main
+from shoal.cli.entry import main
 
 main(launcher_prefix={prefix!r})
 """

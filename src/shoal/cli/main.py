@@ -1,13 +1,10 @@
-"""The `shoal` command: argv[0] shortcuts, the command tree, and how errors reach the user.
+"""The `shoal` command tree, and how errors reach the user.
 
-A launcher named `shoal-admin` runs `shoal admin ...`, `shoal-admin-ice` runs `shoal admin ice ...`:
-the program name is split on hyphens and the later parts are prepended to the arguments.
+shoal.cli.entry runs it for every command the quick path (shoal.cli.quick) does not answer.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +14,7 @@ import click
 
 from shoal import __version__
 from shoal.cli.context import CliContext
+from shoal.cli.entry import exit_now, shortcut_arguments
 from shoal.cli.exits import EXIT_FAILURE, EXIT_USAGE, exit_code_for
 from shoal.cli.lazy import LazyCommand, LazyGroup
 from shoal.errors import ShoalError
@@ -36,17 +34,6 @@ COMMANDS = {
         "Start, stop or ping a node daemon: shoal node [NAME] start|stop|status|restart.",
     ),
 }
-
-
-def shortcut_arguments(program: str, args: Sequence[str]) -> list[str]:
-    """`shoal-admin-ice x` → `["admin", "ice", "x"]`; a plain `shoal` adds nothing."""
-    name = os.path.basename(program)
-    if name.endswith(".py"):
-        name = name[:-3]
-    words = name.split("-")
-    if words[0] != "shoal":
-        return list(args)
-    return [*words[1:], *args]
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,25 +71,31 @@ def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None
     except click.ClickException as usage:
         usage.show()
         return EXIT_USAGE
-    except ShoalError as error:
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
         if debug:
             raise
+        return report(error)
+    # Without standalone mode, click returns the code of a `raise click.exceptions.Exit(code)`.
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def report(error: Exception, *, debug: bool = False) -> int:
+    """Tell an error in one line (plus a hint), as every command does; its exit code.
+    A ShoalError is the user's to act on; anything else is a bug, traced with --debug."""
+    if debug:
+        raise error
+    if isinstance(error, ShoalError):
         click.echo(f"shoal: {error.message}", err=True)
         if error.hint:
             click.echo(f"  {error.hint}", err=True)
         return exit_code_for(error)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as error:  # a bug: one line for the user, the traceback with --debug
-        if debug:
-            raise
-        click.echo(
-            f"shoal: internal error: {_describe(error)} (run with --debug for the traceback)",
-            err=True,
-        )
-        return EXIT_FAILURE
-    # Without standalone mode, click returns the code of a `raise click.exceptions.Exit(code)`.
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    click.echo(
+        f"shoal: internal error: {_describe(error)} (run with --debug for the traceback)",
+        err=True,
+    )
+    return EXIT_FAILURE
 
 
 def _describe(error: Exception) -> str:
@@ -113,24 +106,6 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def exit_now(code: int) -> NoReturn:
-    """Exit with `code` once our output is flushed, without the interpreter's teardown.
-
-    Taking apart a process that loaded asyncio and protobuf (thousands of objects) costs a
-    one-shot command tens of ms, a large part of its life. Nothing is lost: a command closes what it
-    opens in its own `with` blocks before `run` returns, and Shoal registers no atexit work;
-    log handlers (the daemons') are flushed here.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        # A reader that went away (`| head`), or a closed stream: nothing more to say.
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.shutdown()
-    os._exit(code)
-
-
 def main(launcher_prefix: str | None = None) -> NoReturn:
-    """The console-script entry point, and the site launchers' (bin/shoal)."""
+    """The entry point of launchers made before shoal.cli.entry (the full path only)."""
     exit_now(run(launcher_prefix=launcher_prefix))

@@ -30,11 +30,15 @@ STARTING_GRACE_SECONDS = 60.0
 
 def _wait_gone(grid: Grid, pid: int, deadline: Deadline, wait: float | None) -> None:
     if not wait_for_exit(pid, deadline.left()):
-        raise TimedOutError(
-            f"the master node (pid {pid}) is still running after {wait:g} s",
-            f"see {relative(grid.site, grid.master.stderr)}; a server may ignore SIGTERM "
-            f"(`shoal admin status`), or `kill {pid}` it",
-        )
+        raise still_running(grid, pid, wait)
+
+
+def still_running(grid: Grid, pid: int, wait: float | None) -> TimedOutError:
+    return TimedOutError(
+        f"the master node (pid {pid}) is still running after {wait:g} s",
+        f"see {relative(grid.site, grid.master.stderr)}; a server may ignore SIGTERM "
+        f"(`shoal admin status`), or `kill {pid}` it",
+    )
 
 
 def _wait_for_starting_grid(

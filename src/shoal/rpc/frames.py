@@ -1,18 +1,7 @@
 """Shoal's wire protocol without an event loop: frames, their reader, and a blocking client.
 
-A connection opens with the client's 4 bytes MAGIC; then both sides send frames:
-
-    length (4 bytes, of what follows) | kind (1 byte) | call id (4 bytes) | body
-    CALL    client -> server   deadline ms (4 bytes, 0: none) | name length (1 byte) |
-                               method ("/shoal.v1.Admin/ServerState", ASCII) | request
-    CANCEL  client -> server   (empty) the caller gave up: the server cancels the handler
-    REPLY   server -> client   the reply; in a stream, one item of it
-    END     server -> client   (empty) a stream is complete
-    ERROR   server -> client   an ErrorDetail: the call failed, nothing more comes for it
-
-Integers are big-endian. A unary call ends with its REPLY or ERROR, a stream with END or ERROR.
-Messages are capped at Ice.MessageSizeMax both ways: a frame over it is dropped unread and its
-call fails with MessageTooLargeError.
+The frame layout is shoal.rpc.framing's. Messages are capped at Ice.MessageSizeMax both ways:
+a frame over it is dropped unread and its call fails with MessageTooLargeError.
 
 This module imports no asyncio: a one-shot command asks with a `BlockingChannel` and skips
 the event loop's ~30 ms of imports. shoal.rpc.wire builds the asyncio server and client on it.
@@ -20,9 +9,7 @@ the event loop's ~30 ms of imports. shoal.rpc.wire builds the asyncio server and
 
 from __future__ import annotations
 
-import math
 import socket
-import struct
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -40,6 +27,20 @@ from shoal.errors import (
 )
 from shoal.rpc.common_pb2 import ErrorDetail
 from shoal.rpc.detail import Peer, error_from_detail, message_too_large
+from shoal.rpc.framing import (
+    CALL,
+    CANCEL,
+    END,
+    ERROR,
+    FRAME_OVERHEAD,
+    HEAD,
+    HEAD_AFTER_LENGTH,
+    KIND_NAMES,
+    MAGIC,
+    REPLY,
+    encode_call,
+    encode_frame,
+)
 
 __all__ = [
     "CALL",
@@ -58,16 +59,6 @@ __all__ = [
 
 M = TypeVar("M", bound=Message)
 
-#: What a client sends first: the protocol and its version.
-MAGIC = b"SHL1"
-CALL, CANCEL, REPLY, END, ERROR = 1, 2, 3, 4, 5
-KIND_NAMES = {CALL: "CALL", CANCEL: "CANCEL", REPLY: "REPLY", END: "END", ERROR: "ERROR"}
-
-HEAD = struct.Struct(">IBI")  # length of what follows the length field, kind, call id
-CALL_HEAD = struct.Struct(">IB")  # deadline in ms, length of the method name
-HEAD_AFTER_LENGTH = 5  # kind + call id
-#: Frame bytes beyond the message it carries: kind, call id, deadline, method name.
-FRAME_OVERHEAD = HEAD_AFTER_LENGTH + CALL_HEAD.size + 255
 #: A server's TimedOutError this close to the caller's own deadline is that deadline's.
 DEADLINE_SLACK = 0.005
 
@@ -77,20 +68,6 @@ class ProtocolError(Exception):
 
 
 # ------------------------------------------------------------------------------------ frames
-
-
-def encode_frame(kind: int, call_id: int, body: bytes = b"") -> bytes:
-    """One frame, ready to write."""
-    return HEAD.pack(len(body) + HEAD_AFTER_LENGTH, kind, call_id) + body
-
-
-def encode_call(call_id: int, method: str, request: bytes, timeout: float | None) -> bytes:
-    """The CALL frame of `method` (its full gRPC-style name) with a serialized request."""
-    name = method.encode("ascii")
-    if len(name) > 255:
-        raise ValueError(f"method name too long: {method}")
-    deadline_ms = 0 if timeout is None else max(1, min(math.ceil(timeout * 1000), 2**32 - 1))
-    return encode_frame(CALL, call_id, CALL_HEAD.pack(deadline_ms, len(name)) + name + request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +152,16 @@ def parse_reply(reply_type: type[M], body: bytes, peer: Peer) -> M:
     try:
         reply: M = reply_type.FromString(body)
     except DecodeError as exc:
-        raise RemoteError(
-            f"a malformed {reply_type.__name__} from {peer.where()}",
-            "is it a different Shoal version? Run the same version everywhere",
-            status="INTERNAL",
-        ) from exc
+        raise malformed_reply(reply_type.__name__, peer) from exc
     return reply
+
+
+def malformed_reply(reply_name: str, peer: Peer) -> RemoteError:
+    return RemoteError(
+        f"a malformed {reply_name} from {peer.where()}",
+        "is it a different Shoal version? Run the same version everywhere",
+        status="INTERNAL",
+    )
 
 
 def timed_out(peer: Peer) -> TimedOutError:
@@ -213,6 +194,21 @@ def as_callers(error: ShoalError, expires: float | None, peer: Peer) -> ShoalErr
     ):
         return timed_out(peer)
     return error
+
+
+def not_our_protocol(peer: Peer, reason: str) -> UnreachableError:
+    return UnreachableError(
+        f"{peer.where()} does not speak Shoal's wire protocol ({reason})",
+        "is it an older Shoal (gRPC) or another program on that port? Run the same "
+        "Shoal version everywhere",
+        address=peer.address,
+    )
+
+
+def lost_connection(peer: Peer, exc: OSError) -> UnreachableError:
+    return UnreachableError(
+        f"lost the connection to {peer.where()}: {exc}", peer.start_hint, address=peer.address
+    )
 
 
 def error_of(body: bytes) -> ShoalError:
@@ -260,19 +256,10 @@ class BlockingChannel:
             raise timed_out(self.peer) from None
         except ProtocolError as exc:
             self.close()
-            raise UnreachableError(
-                f"{self.peer.where()} does not speak Shoal's wire protocol ({exc})",
-                "is it an older Shoal (gRPC) or another program on that port? Run the same "
-                "Shoal version everywhere",
-                address=self.peer.address,
-            ) from exc
+            raise not_our_protocol(self.peer, str(exc)) from exc
         except OSError as exc:
             self.close()
-            raise UnreachableError(
-                f"lost the connection to {self.peer.where()}: {exc}",
-                self.peer.start_hint,
-                address=self.peer.address,
-            ) from exc
+            raise lost_connection(self.peer, exc) from exc
         failure = failure_of(frame, self.peer, self.max_message_bytes)
         if failure is not None:
             error = as_callers(failure, expires, self.peer)

@@ -40,6 +40,18 @@ from shoal.rpc.detail import (
     message_too_large,
 )
 from shoal.rpc.frames import (
+    BlockingChannel,
+    Frame,
+    FrameReader,
+    ProtocolError,
+    as_callers,
+    failure_of,
+    frame_limit,
+    parse_reply,
+    request_bytes,
+    timed_out,
+)
+from shoal.rpc.framing import (
     CALL,
     CALL_HEAD,
     CANCEL,
@@ -48,18 +60,8 @@ from shoal.rpc.frames import (
     KIND_NAMES,
     MAGIC,
     REPLY,
-    BlockingChannel,
-    Frame,
-    FrameReader,
-    ProtocolError,
-    as_callers,
     encode_call,
     encode_frame,
-    failure_of,
-    frame_limit,
-    parse_reply,
-    request_bytes,
-    timed_out,
 )
 from shoal.rpc.tls import TlsConfig, check_transport, server_endpoints
 

@@ -1,0 +1,103 @@
+"""`admin stop` and `admin ice application remove` on the quick path (shoal.cli.quick), against
+a real grid: the same words and exit codes as the full command, without loading it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gridsupport import WAIT, marked_processes, poll_until
+
+from .conftest import Site, sleeper
+
+
+def _run(site: Site, *code_and_args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL")}
+    environment["SHOAL_HOME"] = str(site.prefix)
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", *code_and_args],
+        cwd=site.prefix,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+        check=False,
+    )
+
+
+def _quick(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run(site, "-m", "shoal", *args)
+
+
+def _full(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through the command tree only (a launcher made before the quick path)."""
+    return _run(site, "-c", "from shoal.cli.main import main; main()", *args)
+
+
+def _imported(result: subprocess.CompletedProcess[str]) -> set[str]:
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def _said(result: subprocess.CompletedProcess[str]) -> str:
+    return "".join(
+        line + "\n" for line in result.stderr.splitlines() if not line.startswith("import time:")
+    )
+
+
+def test_remove_and_stop_answer_without_the_command_tree(site: Site) -> None:
+    descriptor = site.descriptor("two.xml", sleeper("A") + sleeper("B"))
+    assert site.shoal("admin", "start", str(descriptor), "--wait", "60").returncode == 0
+    assert len(marked_processes(site.marker)) == 2
+
+    removed = _quick(site, "admin", "ice", "application", "remove", "Test")
+    assert (removed.returncode, removed.stdout, _said(removed)) == (0, "", "")
+    assert not _imported(removed) & {"click", "google.protobuf", "asyncio"}
+    poll_until(lambda: not marked_processes(site.marker) or None, "servers gone")
+
+    assert site.shoal("admin", "deploy", str(descriptor)).returncode == 0
+    poll_until(lambda: len(marked_processes(site.marker)) == 2 or None, "servers back")
+    master = int((site.prefix / "var" / "master" / "master.pid").read_text())
+    stopped = _quick(site, "admin", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == (
+        "stopping the grid: 2 server(s) stopped; nodes stopped: master\nthe grid is stopped\n"
+    )
+    assert not _imported(stopped) & {"click", "google.protobuf", "asyncio"}
+    assert not os.path.exists(f"/proc/{master}") or _zombie(master)
+    assert marked_processes(site.marker) == []
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_an_error_reply_is_told_as_the_full_command_tells_it(site: Site) -> None:
+    assert (
+        site.shoal("admin", "start", str(site.descriptor("one.xml", sleeper("A")))).returncode == 0
+    )
+    words = ("admin", "ice", "application", "remove", "Nope")
+    quick, full = _quick(site, *words), _full(site, *words)
+    assert quick.returncode == full.returncode == 12
+    assert _said(quick) == _said(full)
+    assert "application `Nope' is not deployed" in _said(quick)
+    assert site.shoal("admin", "stop").returncode == 0
+
+
+def test_a_stopped_grid_goes_to_the_full_command(site: Site) -> None:
+    # Nothing runs: the quick path declines (no master pid) and the full command says so.
+    quick, full = _quick(site, "admin", "stop"), _full(site, "admin", "stop")
+    assert (
+        (quick.returncode, quick.stdout)
+        == (full.returncode, full.stdout)
+        == (
+            0,
+            "the grid is not running\n",
+        )
+    )
+    assert "click" in _imported(quick)
