@@ -25,18 +25,16 @@ from shoal.cli.daemon import (
     spawn_node,
     wait_for_exit,
 )
-from shoal.cli.deploy import build_request, print_deploy_reply
 from shoal.cli.descriptors import split_words
 from shoal.cli.errors import AlreadyRunningError, ServersFailedError
 from shoal.cli.grid import Deadline, Grid, registry_info, relative
 from shoal.cli.launch import wait_ready
-from shoal.cli.progress import ProgressDisplay
-from shoal.cli.readiness import Readiness, natural_key, watch_until_ready
 from shoal.errors import ShoalError, TimedOutError
-from shoal.rpc import admin_pb2, common_pb2
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # protobuf (~30 ms) loads once the master is spawned: see start_grid
     from shoal.cli.client import AdminClient
+    from shoal.cli.readiness import Readiness
+    from shoal.rpc import admin_pb2, common_pb2
 
 DEFAULT_WAIT_SECONDS = 300.0
 #: How long a held master that was called off may take to exit (it does nothing but exit).
@@ -99,6 +97,8 @@ def _local_node_pid(grid: Grid, name: str) -> int | None:
 def _application_words(
     applications: list[admin_pb2.ApplicationSummary], deployed: str, recovered: set[str]
 ) -> list[str]:
+    from shoal.cli.readiness import natural_key
+
     words = []
     for app in sorted(applications, key=lambda a: natural_key(a.name)):
         how = "deployed now" if app.name == deployed else "recovered from the registry database"
@@ -118,6 +118,8 @@ def _summary(
     recovered: set[str],
 ) -> None:
     """Every server the registry knows, of every application, not only the one just deployed."""
+    from shoal.cli.readiness import natural_key
+
     failed = readiness.failures(settled)
     active, waiting = readiness.active, [s for s in readiness.waiting if s.server_id not in failed]
     lines = [f"grid started: registry at {grid.target.address}, master node pid {pid}"]
@@ -171,6 +173,11 @@ def start_grid(
             # The master loads its code while this process checks the descriptor and loads
             # the client, all at once; held, it starts nothing before the descriptor is valid.
             spawned = spawn_node(site, grid.master, detached=not foreground, hold=True)
+            # What builds and watches the deploy (protobuf, ~30 ms) loads as the master starts.
+            from shoal.cli.deploy import build_request, print_deploy_reply
+            from shoal.cli.progress import ProgressDisplay
+            from shoal.cli.readiness import Readiness, watch_until_ready
+
             try:
                 request, application = build_request(
                     split_words(words, lambda: site.default_descriptor), site
@@ -280,6 +287,8 @@ def start(context: CliContext, words: tuple[str, ...], wait: float, foreground: 
 @click.pass_obj
 def restart(context: CliContext, words: tuple[str, ...], wait: float) -> None:
     """Stop the grid (waiting until it is down), then start it. WORDS as for `start`."""
+    from shoal.cli.deploy import build_request
+
     grid = Grid.load(context)
     # Check the descriptor first: a restart with a broken descriptor would leave nothing running.
     build_request(split_words(words, lambda: grid.site.default_descriptor), grid.site)
