@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from shoal.config.endpoints import EndpointParseError, parse_endpoints
@@ -111,12 +111,12 @@ class NodeService:
             )
         # Every server, not only the running ones: one waiting to restart after a crash has
         # its restart timer cancelled, or it would spawn again while the node exits.
-        await asyncio.gather(*(s.stop(keep_down=True) for s in list(self._servers.values())))
+        await _all_asked_then_awaited(s.stopping(keep_down=True) for s in self._servers.values())
 
     async def destroy(self, server_ids: Sequence[str]) -> list[str]:
         """Stop and forget these servers (unknown ids ignored); those destroyed."""
         found = [self._servers[sid] for sid in server_ids if sid in self._servers]
-        await asyncio.gather(*(s.destroy() for s in found))
+        await _all_asked_then_awaited(s.destroying() for s in found)
         for supervisor in found:
             self._servers.pop(supervisor.server_id, None)
             self.registrations.forget(supervisor.server_id)
@@ -319,6 +319,19 @@ class NodeService:
         await self.stop_all()
         self._on_shutdown()
         return internal_pb2.ShutdownReply()
+
+
+async def _all_asked_then_awaited(asks: Iterable[Coroutine[None, None, None]]) -> None:
+    """Make every request first (each `stopping`/`destroying` call sends its SIGTERM as it is
+    made, its reports come later: see shoal.node.supervisor), so that all the servers are
+    signalled in one go, then wait for them all. Should one request fail, those made are still
+    waited for before the error goes on."""
+    waits: list[Coroutine[None, None, None]] = []
+    try:
+        for ask in asks:
+            waits.append(ask)
+    finally:
+        await asyncio.gather(*waits)
 
 
 def _registered(message: common_pb2.AdapterStatus, groups: dict[str, str]) -> RegisteredAdapter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -65,12 +66,15 @@ class NodeSession:
         node_info: Callable[[], common_pb2.NodeInfo],
         running_servers: Callable[[], list[common_pb2.ServerStatus]],
         report_state: Callable[[internal_pb2.ReportStateRequest], Awaitable[object]] | None = None,
+        unregister_node: Callable[[internal_pb2.UnregisterNodeRequest], Awaitable[object]]
+        | None = None,
     ) -> None:
         self.settings = settings
         self._node_info = node_info
         self._running_servers = running_servers
         #: The collocated registry's own ReportState (the master): reports skip the wire.
         self._report_state = report_state
+        self._unregister_node = unregister_node  # the same, for the goodbye
         #: Set while a session is open; cleared when it is lost.
         self.registered = asyncio.Event()
         #: Set when registering was refused for good; `error` says why.
@@ -85,6 +89,8 @@ class NodeSession:
         self._sequence = 0
         self._report_wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The ReportState being sent, until it is done (see `_send_reports`).
+        self._sending: asyncio.Future[object] | None = None
 
     # ----------------------------------------------------------------- the daemon's side
 
@@ -103,21 +109,27 @@ class NodeSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._sending is not None:  # it goes on: sent again below, it would be written twice
+            await asyncio.wait([self._sending], timeout=self.settings.call_timeout)
         if self._stub is not None and self._session_id and self.registered.is_set():
             stub = self._stub
             try:
                 if self._pending:  # the last changes (servers stopped) before the goodbye
-                    await stub.ReportState(
-                        internal_pb2.ReportStateRequest(
-                            session_id=self._session_id, servers=[s for _, s in self._pending]
-                        ),
-                        timeout=self.settings.call_timeout,
+                    request = internal_pb2.ReportStateRequest(
+                        session_id=self._session_id, servers=[s for _, s in self._pending]
                     )
+                    if self._report_state is not None:  # the collocated registry: no wire
+                        await self._report_state(request)
+                    else:
+                        await stub.ReportState(request, timeout=self.settings.call_timeout)
                     self._pending.clear()
-                await stub.UnregisterNode(
-                    internal_pb2.UnregisterNodeRequest(session_id=self._session_id, reason=reason),
-                    timeout=self.settings.call_timeout,
+                goodbye = internal_pb2.UnregisterNodeRequest(
+                    session_id=self._session_id, reason=reason
                 )
+                if self._unregister_node is not None:
+                    await self._unregister_node(goodbye)
+                else:
+                    await stub.UnregisterNode(goodbye, timeout=self.settings.call_timeout)
                 _log.info("unregistered from the registry (%s)", reason)
             except ShoalError as error:
                 _log.warning("could not unregister from the registry: %s", error.message)
@@ -263,12 +275,24 @@ class NodeSession:
                     session_id=self._session_id, servers=[s for _, s in batch]
                 )
                 if self._report_state is not None:
-                    await self._report_state(request)
+                    sending = asyncio.ensure_future(self._report_state(request))
                 else:
-                    await stub.ReportState(request, timeout=self.settings.call_timeout)
-                last = batch[-1][0]
-                while self._pending and self._pending[0][0] <= last:
-                    self._pending.popleft()
+                    sending = asyncio.ensure_future(
+                        stub.ReportState(request, timeout=self.settings.call_timeout)
+                    )
+                # A close (which cancels this task) lets the call finish, and the batch
+                # leaves the queue when it is through, whoever waits for it.
+                self._sending = sending
+                sending.add_done_callback(functools.partial(self._sent, batch[-1][0]))
+                await asyncio.shield(sending)
+                sending.result()
+
+    def _sent(self, last: int, sending: asyncio.Future[object]) -> None:
+        if self._sending is sending:
+            self._sending = None
+        if not sending.cancelled() and sending.exception() is None:
+            while self._pending and self._pending[0][0] <= last:
+                self._pending.popleft()
 
     async def _close_channel(self) -> None:
         channel, self._channel, self._stub = self._channel, None, None

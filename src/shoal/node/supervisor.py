@@ -5,6 +5,19 @@ the actions it returns: Spawn (hooks, then the Activator), Signal, ArmTimer/Canc
 loop's monotonic clock, which is also the machine's `now`), Publish (a callback: the session's
 ReportState and local waiters), RecordExit (the log). Waiting calls (`start`, `stop`, `destroy`)
 watch the machine after each step; they never decide anything themselves.
+
+Acting and reporting are apart. Spawn, Signal and the timers run as the event is fed; the
+reports (Publish's log line and ServerStatus, RecordExit's log line) go out at the end of the
+loop's turn (call_soon), built from a snapshot (`_Seen`) taken right after the event. Why: a
+node stopping or destroying 50 servers (NodeService asks each one, then waits for them all) used
+to format a line and build a status for each server before it signalled the next, so the 50th
+SIGTERM left ~25-50 ms after the request. Now the SIGTERMs go out first, each with its SIGKILL
+deadline armed, and the lines and statuses follow. The machine and the order of its actions are
+untouched (when to run them is the shell's business); each server's reports keep their order
+(one queue, flushed in order, and a waiter woken by a change resumes after that change's
+reports: the flush is scheduled before the wake-up); and they tell the server as it was at the
+change, not at the flush (disabled then enabled in one turn: a disabled status, then an enabled
+one).
 """
 
 from __future__ import annotations
@@ -13,9 +26,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import signal as signals
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -115,6 +129,10 @@ class Supervisor:
         self._changed = asyncio.Event()
         self._unexpected_exits = 0  # counters waiters compare: "did *my* process end?"
         self._expected_exits = 0
+        # Reports not yet made (see the module docstring), sent by one call_soon.
+        self._outbox: list[_Report] = []
+        # History entries as status shows them, by id (see _changes_of).
+        self._changes: dict[int, tuple[lc.HistoryEntry, common_pb2.StateChange]] = {}
 
     # ----------------------------------------------------------------- views
 
@@ -142,53 +160,78 @@ class Supervisor:
 
     def status(self) -> common_pb2.ServerStatus:
         """What `server state|pid|list` show: the ServerStatus message."""
+        return self._status_of(self._seen())
+
+    def _seen(self) -> _Seen:
+        """The facts status() shows, as they are now (immutable values: cheap to keep)."""
         machine = self._machine
-        raw = self._raw
+        return _Seen(
+            state=machine.public_state(),
+            pid=machine.pid or 0,
+            enabled=machine.enabled,
+            disabled=machine.disabled,
+            restart_count=machine.restart_count,
+            started_at=machine.started_at,
+            last_exit=machine.last_exit,
+            history=machine.history,
+            raw=self._raw,
+            revision=self.revision,
+        )
+
+    def _status_of(self, seen: _Seen) -> common_pb2.ServerStatus:
+        raw = seen.raw
+        disabled = seen.disabled
         status = common_pb2.ServerStatus(
             server_id=self.server_id,
             node=self.settings.node_name,
             application=raw.application if raw is not None else "",
-            state=_PB_STATE[machine.public_state()],
-            pid=machine.pid or 0,
-            enabled=machine.enabled,
-            disabled_by=_DISABLED_BY[machine.disabled.by if machine.disabled else None],
-            restart_count=machine.restart_count,
+            state=_PB_STATE[seen.state],
+            pid=seen.pid,
+            enabled=seen.enabled,
+            disabled_by=_DISABLED_BY[disabled.by if disabled else None],
+            restart_count=seen.restart_count,
             activation=str(raw.activation) if raw is not None else "",
-            revision=self.revision,
-            adapters=self._adapters(self.server_id, machine.pid or 0),
+            revision=seen.revision,
+            adapters=self._adapters(self.server_id, seen.pid),
         )
-        disabled = machine.disabled
+        # The machine counts on the loop's monotonic clock; status shows wall-clock times.
+        to_wall = time.time() - self._loop.time()
         if disabled is not None and disabled.until is not None:
-            status.reenable_at.CopyFrom(self._timestamp(disabled.until))
-        if machine.started_at is not None:
-            status.started_at.CopyFrom(self._timestamp(machine.started_at))
-        last = machine.last_exit
+            _stamp(status.reenable_at, disabled.until + to_wall)
+        if seen.started_at is not None:
+            _stamp(status.started_at, seen.started_at + to_wall)
+        last = seen.last_exit
         if last is not None:
-            status.last_exit.CopyFrom(
-                common_pb2.ExitInfo(
-                    signal=signal_name(last.signal) if last.signal is not None else "",
-                    description=last.description,
-                    at=self._timestamp(last.at),
-                    failure=last.failure,
-                )
-            )
+            last_exit = status.last_exit
+            last_exit.signal = signal_name(last.signal) if last.signal is not None else ""
+            last_exit.description = last.description
+            last_exit.failure = last.failure
+            _stamp(last_exit.at, last.at + to_wall)
             if last.code is not None:
-                status.last_exit.code = last.code
-        for entry in machine.history:
-            status.history.append(
-                common_pb2.StateChange(
-                    at=self._timestamp(entry.at),
-                    state=_PB_STATE[lc.public_state(entry.to_state)],
-                    reason=entry.reason,
-                )
-            )
+                last_exit.code = last.code
+        status.history.extend(self._changes_of(seen.history, to_wall))
         return status
 
-    def _timestamp(self, machine_time: float) -> Timestamp:
-        """The machine counts on the loop's monotonic clock; status shows wall-clock times."""
-        stamp = Timestamp()
-        stamp.FromNanoseconds(int((machine_time + time.time() - self._loop.time()) * 1e9))
-        return stamp
+    def _changes_of(
+        self, history: tuple[lc.HistoryEntry, ...], to_wall: float
+    ) -> list[common_pb2.StateChange]:
+        """The history as StateChange messages, each made once: a server's status is built at
+        every change it makes, with up to HISTORY_SIZE entries that rarely change."""
+        made = self._changes
+        changes = []
+        kept: dict[int, tuple[lc.HistoryEntry, common_pb2.StateChange]] = {}
+        for entry in history:
+            hit = made.get(id(entry))
+            if hit is None or hit[0] is not entry:  # (an id is only unique among live objects)
+                change = common_pb2.StateChange(
+                    state=_PB_STATE[lc.public_state(entry.to_state)], reason=entry.reason
+                )
+                _stamp(change.at, entry.at + to_wall)
+                hit = (entry, change)
+            kept[id(entry)] = hit
+            changes.append(hit[1])
+        self._changes = kept
+        return changes
 
     # ----------------------------------------------------------------- requests
 
@@ -288,15 +331,27 @@ class Supervisor:
     async def stop(self, *, keep_down: bool = False) -> common_pb2.ServerStatus:
         """Stop the process (TERM, KILL after the deactivation timeout); wait for its exit.
         An `always` server starts again right after, unless `keep_down` (node shutdown)."""
+        await self.stopping(keep_down=keep_down)
+        return self.status()
+
+    def stopping(self, *, keep_down: bool = False) -> Coroutine[None, None, None]:
+        """`stop` in two steps, for stopping many servers at once: the stop is asked before
+        this returns (its SIGTERM is sent); the coroutine, to be awaited, waits for the exit."""
         expected = self._expected_exits
         self._feed(lc.Stop(keep_down=keep_down))
         # An `always` server may be running again already: its old process's exit is the end.
-        await self._wait_until(lambda: not self.running or self._expected_exits != expected)
-        return self.status()
+        return self._wait_until(lambda: not self.running or self._expected_exits != expected)
 
     async def destroy(self) -> None:
         """Stop the process if any and forget the server; its hooks let go of it."""
+        await self.destroying()
+
+    def destroying(self) -> Coroutine[None, None, None]:
+        """`destroy` in two steps, as `stopping`: asked now, the coroutine waits for the end."""
         self._feed(lc.Destroy())
+        return self._destroyed()
+
+    async def _destroyed(self) -> None:
         await self._wait_until(lambda: self._machine.state is lc.State.DESTROYED)
         for hook in self._hooks:
             hook.destroyed(self.server_id)
@@ -310,11 +365,9 @@ class Supervisor:
         return self.status()
 
     def republish(self) -> None:
-        """Report the status again: something it shows changed outside the machine (adapters)."""
-        try:
-            self._on_publish(self.status())
-        except Exception:  # a broken observer must not break the server
-            _log.exception("server %s: publishing its state failed", self.server_id)
+        """Report the status again: something it shows changed outside the machine (adapters).
+        Queued behind the reports not yet made, so that the registry hears them in order."""
+        self._queue(_Report((), self._seen(), publishes=1))
 
     def send_signal(self, sig: str) -> int:
         """Send a signal (a name or a number 1-63) to the server's process group."""
@@ -336,7 +389,7 @@ class Supervisor:
     # ----------------------------------------------------------------- the machine's shell
 
     def _feed(self, event: lc.Event) -> None:
-        """One event in, its actions run in order, then waiters look again."""
+        """One event in, its actions run in order (reports queued), then waiters look again."""
         try:
             actions = self._machine.handle(event, self._loop.time())
         except lc.RequestRefused as refused:
@@ -345,8 +398,20 @@ class Supervisor:
                     refused.message, refused.hint, server_id=self.server_id
                 ) from refused
             raise
+        reports: list[lc.Publish | lc.RecordExit] = []
+        publishes = 0
         for action in actions:
-            self._run(action)
+            if isinstance(action, lc.Publish):
+                reports.append(action)
+                publishes += 1
+            elif isinstance(action, lc.RecordExit):
+                reports.append(action)
+                self._count_exit(action.expected)
+            else:
+                self._run(action)
+        if reports:
+            self._queue(_Report(tuple(reports), self._seen() if publishes else None, publishes))
+        # Woken after the reports are made: _queue's call_soon comes first.
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -361,33 +426,33 @@ class Supervisor:
                 self._timers[kind] = self._loop.call_at(at, self._timer_fired, kind)
             case lc.CancelTimer(kind):
                 self._cancel_timer(kind)
-            case lc.Publish(server_id, state, enabled, reason, _, pid):
-                _log.info(
-                    "server %s: %s%s (pid %s): %s",
-                    server_id,
-                    state.value,
-                    "" if enabled else ", disabled",
-                    pid or "-",
-                    reason,
-                )
-                try:
-                    self._on_publish(self.status())
-                except Exception:  # a broken observer must not break the server
-                    _log.exception("server %s: publishing its state failed", server_id)
-            case lc.RecordExit(server_id, exit, expected):
-                if expected:
-                    self._expected_exits += 1
-                else:
-                    self._unexpected_exits += 1
-                level = logging.INFO if expected or not exit.failure else logging.WARNING
-                _log.log(
-                    level,
-                    "server %s: pid %s %s%s",
-                    server_id,
-                    exit.pid or "-",
-                    exit.description,
-                    "" if expected else " (unexpected)",
-                )
+
+    def _count_exit(self, expected: bool) -> None:
+        if expected:
+            self._expected_exits += 1
+        else:
+            self._unexpected_exits += 1
+
+    # ----------------------------------------------------------------- reports
+
+    def _queue(self, report: _Report) -> None:
+        if not self._outbox:
+            self._loop.call_soon(self._send_reports)
+        self._outbox.append(report)
+
+    def _send_reports(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        for report in outbox:
+            for action in report.actions:
+                _log_report(action)
+            if report.seen is None:
+                continue
+            try:
+                status = self._status_of(report.seen)
+                for _ in range(report.publishes):
+                    self._on_publish(status)
+            except Exception:  # a broken observer must not break the server
+                _log.exception("server %s: publishing its state failed", self.server_id)
 
     def _timer_fired(self, kind: lc.TimerKind) -> None:
         self._timers.pop(kind, None)
@@ -492,6 +557,61 @@ class Supervisor:
     async def _wait_until(self, condition: Callable[[], bool]) -> None:
         while not condition():
             await self._changed.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a ServerStatus shows of a server at one moment (see `Supervisor._seen`)."""
+
+    state: lc.PublicState
+    pid: int
+    enabled: bool
+    disabled: lc.Disabled | None
+    restart_count: int
+    started_at: float | None
+    last_exit: Exit | None
+    history: tuple[lc.HistoryEntry, ...]
+    raw: ServerDescription | None
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """One event's reports: its log lines, and `publishes` statuses as `seen` then."""
+
+    actions: tuple[lc.Publish | lc.RecordExit, ...]
+    seen: _Seen | None
+    publishes: int
+
+
+def _log_report(action: lc.Publish | lc.RecordExit) -> None:
+    match action:
+        case lc.Publish(server_id, state, enabled, reason, _, pid):
+            _log.info(
+                "server %s: %s%s (pid %s): %s",
+                server_id,
+                state.value,
+                "" if enabled else ", disabled",
+                pid or "-",
+                reason,
+            )
+        case lc.RecordExit(server_id, exit, expected):
+            level = logging.INFO if expected or not exit.failure else logging.WARNING
+            _log.log(
+                level,
+                "server %s: pid %s %s%s",
+                server_id,
+                exit.pid or "-",
+                exit.description,
+                "" if expected else " (unexpected)",
+            )
+
+
+def _stamp(stamp: Timestamp, seconds: float) -> None:
+    """Set a Timestamp field in place (no message built and copied, no checks in Python)."""
+    whole = math.floor(seconds)
+    stamp.seconds = whole
+    stamp.nanos = int((seconds - whole) * 1e9)
 
 
 def _machine_exit(ended: ProcessExit, now: float) -> Exit:

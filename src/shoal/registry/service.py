@@ -172,6 +172,13 @@ class Registry:
             raise RuntimeError("the registry is not started")
         await self._node_sessions.report_state(request)
 
+    async def unregister_node(self, request: internal_pb2.UnregisterNodeRequest) -> None:
+        """A node's UnregisterNode without the wire: the collocated master node's goodbye as
+        the grid stops (as `report_state`)."""
+        if self._node_sessions is None:
+            raise RuntimeError("the registry is not started")
+        await self._node_sessions.unregister_node(request)
+
     async def stop(self) -> None:
         """Stop serving (in-flight calls get STOP_GRACE seconds), drop the node sessions
         without telling the nodes (they keep their servers and register again when a registry

@@ -164,9 +164,13 @@ class RegistryServicer:
     async def UnregisterNode(
         self, request: internal_pb2.UnregisterNodeRequest, context: CallContext
     ) -> internal_pb2.UnregisterNodeReply:
+        await self.unregister_node(request)
+        return internal_pb2.UnregisterNodeReply()
+
+    async def unregister_node(self, request: internal_pb2.UnregisterNodeRequest) -> None:
+        """UnregisterNode's work, also called directly by the collocated master node."""
         try:
             session = self.sessions.find(request.session_id)
         except ShoalError:
-            return internal_pb2.UnregisterNodeReply()  # unknown session: not an error
+            return  # unknown session: not an error
         await self.sync.drop(session, request.reason or "the node unregistered")
-        return internal_pb2.UnregisterNodeReply()

@@ -232,7 +232,9 @@ class NodeSync:
         plans = [plan for plan in plans if plan[1]]
         if not plans:
             return
-        failures = await asyncio.to_thread(_run_writes, [writes for _, writes, _ in plans])
+        failures = await asyncio.to_thread(
+            _run_writes, self.database, [writes for _, writes, _ in plans]
+        )
         for (entry, _, stored), error in zip(plans, failures, strict=True):
             if error is None:
                 entry.stored = stored
@@ -401,19 +403,23 @@ class NodeSync:
 
 
 def _run_writes(
-    batches: list[list[Callable[[], None]]],
+    database: RegistryDatabase, batches: list[list[Callable[[], None]]]
 ) -> list[RegistryDatabaseError | None]:
-    """Run each server's writes in order (in a thread); per server, the error that stopped
-    them, or None."""
+    """Run each server's writes in order (in a thread), all in one transaction; per server,
+    the error that stopped them, or None. A failed transaction fails them all."""
     failures: list[RegistryDatabaseError | None] = []
-    for writes in batches:
-        try:
-            for write in writes:
-                write()
-        except RegistryDatabaseError as error:
-            failures.append(error)
-        else:
-            failures.append(None)
+    try:
+        with database.batch():
+            for writes in batches:
+                try:
+                    for write in writes:
+                        write()
+                except RegistryDatabaseError as error:
+                    failures.append(error)
+                else:
+                    failures.append(None)
+    except RegistryDatabaseError as error:  # rolled back: none of it was written
+        return [error] * len(batches)
     return failures
 
 

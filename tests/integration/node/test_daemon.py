@@ -184,6 +184,10 @@ async def test_a_node_registers_runs_servers_and_stops_cleanly(
     assert await daemon.exit_code() == 0
     assert not pidfile.exists()
     assert grid.registry.unregistered == ["SIGTERM"]
+    # It leaves with os._exit once all is closed: its log is written out first.
+    log = (grid.site / "node1.err").read_text().splitlines()
+    assert log[-1].endswith("INFO shoal.node: node node1: stopped")
+    assert any("server Always-1: Inactive (pid -): stopped" in line for line in log)
     with pytest.raises(ProcessLookupError):  # stopped with its node, and reaped
         os.kill(server_pid, 0)
     assert grid.registry.reports[-1].state == common_pb2.INACTIVE

@@ -16,8 +16,10 @@ from shoal.config.properties import load_file
 from shoal.descriptor.model import Activation
 from shoal.errors import BadSignalError, ServerDisabledError, ShoalError
 from shoal.node import lifecycle as lc
+from shoal.node.activator import RunningProcess
 from shoal.node.hooks import Launch, ReadyAtSpawn, ServerHook
 from shoal.node.restart import RestartPolicy
+from shoal.node.service import NodeService
 from shoal.node.supervisor import LoadResult, Supervisor
 from shoal.rpc import common_pb2, internal_pb2
 from shoal.rpc.convert import server_to_pb
@@ -236,3 +238,130 @@ async def test_stopping_the_node_cancels_the_restart_of_a_server_in_back_off(
         assert lc.TimerKind.RESTART not in sup.machine.timers
     finally:
         await clean_up(parts, service)
+
+
+# --------------------------------------------------------------------------- many at once
+
+
+class Journal:
+    """What a node did, in order: the activator's signals and the statuses it published."""
+
+    def __init__(self, parts: NodeParts) -> None:
+        self.events: list[tuple[str, str, int]] = []
+        real_signal = parts.activator.signal
+
+        def signal_and_note(process: RunningProcess, sig: str | int) -> int:
+            number = real_signal(process, sig)
+            self.events.append(("signal", process.server_id, number))
+            return number
+
+        parts.activator.signal = signal_and_note  # type: ignore[method-assign]
+        self.service = NodeService(
+            parts.settings,
+            parts.activator,
+            output=parts.output,
+            hooks=parts.hooks()[:1],
+            readiness=ReadyAtSpawn(),
+            on_publish=lambda status: self.events.append(
+                ("publish", status.server_id, status.state)
+            ),
+        )
+
+    def states(self, server_id: str) -> list[int]:
+        return [e[2] for e in self.events if e[0] == "publish" and e[1] == server_id]
+
+
+async def running_always_servers(journal: Journal, server_ids: list[str]) -> None:
+    service = journal.service
+    request = internal_pb2.LoadServersRequest(
+        servers=[server_to_pb(server(i, activation=Activation.ALWAYS)) for i in server_ids],
+        complete=True,
+    )
+    await service.LoadServers(request, None)  # type: ignore[arg-type]
+    # Reported active (the reports of a change come at the end of the loop's turn).
+    await until(
+        lambda: all(common_pb2.ACTIVE in journal.states(i) for i in server_ids),
+        f"{server_ids} reported active",
+    )
+    journal.events.clear()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["stop_all", "destroy"])
+async def test_a_node_stopping_many_servers_signals_every_one_before_any_report(
+    parts: NodeParts, how: str
+) -> None:
+    """The node stops (or destroys) five running `always` servers at once: all five SIGTERMs
+    go out before the first status is published (the log lines and statuses come after).
+    Each server's statuses still come in order, and the `always` servers stay down."""
+    journal = Journal(parts)
+    service = journal.service
+    server_ids = [f"Many-{i}" for i in range(5)]
+    try:
+        await running_always_servers(journal, server_ids)
+        if how == "stop_all":
+            await service.stop_all()
+            expected = [common_pb2.DEACTIVATING, common_pb2.INACTIVE]
+        else:
+            assert await service.destroy(server_ids) == server_ids
+            expected = [common_pb2.DESTROYING, common_pb2.DESTROYED]
+
+        kinds = [kind for kind, _, _ in journal.events]
+        signals = [e for e in journal.events if e[0] == "signal"]
+        assert sorted(e[1] for e in signals) == server_ids
+        assert {e[2] for e in signals} == {signal.SIGTERM}
+        assert kinds[: len(server_ids)] == ["signal"] * len(server_ids), journal.events
+        for server_id in server_ids:
+            assert journal.states(server_id) == expected
+        assert not parts.activator.running
+        if how == "stop_all":
+            assert all(s.machine.state is lc.State.INACTIVE for s in service.servers.values())
+        else:
+            assert not service.servers
+    finally:
+        await clean_up(parts, service)
+
+
+@pytest.mark.asyncio
+@pytest.mark.slow
+async def test_a_server_ignoring_sigterm_is_killed_after_its_timeout_when_the_node_stops(
+    parts: NodeParts,
+) -> None:
+    """stop_all signals every server first, and each one's SIGKILL deadline is armed with its
+    SIGTERM: a server that ignores SIGTERM is killed 1 s later, the others end at once."""
+    journal = Journal(parts)
+    service = journal.service
+    stubborn = server("Stubborn-2", "--ignore-term", deactivation_timeout=1)
+    request = internal_pb2.LoadServersRequest(
+        servers=[server_to_pb(stubborn), server_to_pb(server("Meek-1"))], complete=True
+    )
+    try:
+        await service.LoadServers(request, None)  # type: ignore[arg-type]
+        for server_id in ("Stubborn-2", "Meek-1"):
+            await service.supervisor(server_id).start()
+        await output_has(parts.root / "log" / "Stubborn-2.out", "ready")
+        await asyncio.wait_for(service.stop_all(), 10)
+        status = service.supervisor("Stubborn-2").status()
+        assert status.state == common_pb2.INACTIVE
+        assert status.last_exit.signal == "SIGKILL"
+        assert service.supervisor("Meek-1").status().last_exit.signal == "SIGTERM"
+        assert not parts.activator.running
+    finally:
+        await clean_up(parts, service)
+
+
+@pytest.mark.asyncio
+async def test_statuses_published_later_show_the_server_as_it_was_at_each_change(
+    parts: NodeParts,
+) -> None:
+    """Disabled then enabled again in one go: both statuses go out after the fact, the first
+    one disabled, the second enabled (each taken at its change, not when it is sent)."""
+    sup = parts.supervisor("Flags-1")
+    sup.load(server("Flags-1"))  # manual: nothing to report
+    sup.disable()
+    sup.enable()
+    assert parts.published == []  # reported at the end of the loop's turn
+    await until(lambda: len(parts.published) == 2, "two statuses published")
+    assert [s.enabled for s in parts.published] == [False, True]
+    assert [h.reason for h in parts.published[0].history][-1] == "disabled by user"
+    assert [h.reason for h in parts.published[1].history][-1] == "enabled by user"

@@ -439,6 +439,76 @@ def test_nodes_register_are_seen_and_forgotten(database: RegistryDatabase) -> No
     assert [n.name for n in database.nodes()] == ["master"]
 
 
+# --------------------------------------------------------------------------- batches
+
+
+def exit_of(code: int) -> dict[str, Any]:
+    return {"code": code, "signal": None, "description": f"exit {code}", "at": T0 + code}
+
+
+def test_writes_in_a_batch_land_together_and_an_unknown_server_fails_alone(
+    database: RegistryDatabase,
+) -> None:
+    """A node reporting many exits at once: one transaction for all of them; a server removed
+    meanwhile fails its own write only."""
+    deploy(database, "Grid", {"A-0": "master", "A-1": "master"})
+    failures = []
+    with database.batch():
+        database.record_exit("A-0", **exit_of(1), restart_count=0)
+        try:
+            database.record_exit("Gone-9", **exit_of(2), restart_count=0)
+        except RegistryDatabaseError as error:
+            failures.append(error)
+        database.set_enabled("A-1", False, by="failure", reason="crashed")
+        database.record_exit("A-1", **exit_of(3), restart_count=4)
+
+    assert [str(f.message) for f in failures] == [
+        "no server 'Gone-9' is deployed; nothing was written"
+    ]
+    first, second = database.servers()
+    assert first.last_exit == ServerExit(1, None, "exit 1", T0 + 1)
+    assert (second.enabled, second.last_exit, second.restart_count) == (
+        False,
+        ServerExit(3, None, "exit 3", T0 + 3),
+        4,
+    )
+
+
+def test_an_sql_failure_in_a_batch_fails_what_follows_and_rolls_it_all_back(
+    database: RegistryDatabase,
+) -> None:
+    deploy(database, "Grid", {"A-0": "master", "A-1": "master"})
+    before = snapshot(database)
+    seen = []
+    with (
+        pytest.raises(RegistryDatabaseError, match="no such table") as raised,
+        database.batch(),
+    ):
+        database.record_exit("A-0", **exit_of(1), restart_count=0)
+        with pytest.raises(RegistryDatabaseError, match="no such table") as failed:
+            database._write(lambda connection: connection.execute("DELETE FROM missing"))
+        seen.append(failed.value)
+        with pytest.raises(RegistryDatabaseError, match="no such table"):
+            database.record_exit("A-1", **exit_of(2), restart_count=0)
+    assert raised.value is seen[0]
+    assert snapshot(database) == before
+    database.record_exit("A-1", **exit_of(2), restart_count=0)  # the next call is on its own
+    after = database.server("A-1")
+    assert after is not None and after.last_exit == ServerExit(2, None, "exit 2", T0 + 2)
+
+
+def test_a_deploy_cannot_join_a_batch(
+    database: RegistryDatabase,
+) -> None:
+    deploy(database, "Grid", {"A-0": "master"})
+    with database.batch():
+        with pytest.raises(RuntimeError, match="cannot be part of a batch"):
+            deploy(database, "Grid", {"A-0": "master", "A-1": "master"})
+        database.record_exit("A-0", **exit_of(1), restart_count=0)
+    (only,) = database.servers()
+    assert (only.server_id, only.last_exit) == ("A-0", ServerExit(1, None, "exit 1", T0 + 1))
+
+
 # --------------------------------------------------------------------------- lifetime
 
 
