@@ -65,6 +65,8 @@ class LoadBalancingType(StrEnum):
 
 @dataclass(frozen=True)
 class Property:
+    """`<property name=... value=...>`; a later one of the same name wins."""
+
     name: str
     value: str = ""
     source: Location | None = _loc()
@@ -92,6 +94,8 @@ class ObjectDescriptor:
 
 @dataclass(frozen=True)
 class AdapterDescriptor:
+    """`<adapter>` of a server or service, with its objects and allocatables."""
+
     name: str
     id: str = ""  # empty: ${server}.NAME (or ${server}.${service}.NAME) at expansion
     replica_group: str = ""
@@ -108,6 +112,8 @@ class AdapterDescriptor:
 
 @dataclass(frozen=True)
 class DbEnvDescriptor:
+    """`<dbenv>`: a database environment directory and its `<dbproperty>` elements."""
+
     name: str
     home: str = ""
     description: str = ""
@@ -117,6 +123,8 @@ class DbEnvDescriptor:
 
 @dataclass(frozen=True)
 class LogDescriptor:
+    """`<log>`: a file the server writes; the property named `property`, if any, holds its path."""
+
     path: str
     property: str = ""
     source: Location | None = _loc()
@@ -219,6 +227,8 @@ class LoadBalancing:
 
 @dataclass(frozen=True)
 class ReplicaGroupDescriptor:
+    """`<replica-group>`: adapters sharing one id, and its load balancing as written."""
+
     id: str
     load_balancing: LoadBalancing = LoadBalancing()
     proxy_options: str = ""
@@ -230,6 +240,8 @@ class ReplicaGroupDescriptor:
 
 @dataclass(frozen=True)
 class NodeDescriptor:
+    """`<node>`: its variables, property sets, servers and server instances."""
+
     name: str
     load_factor: str = ""
     description: str = ""
@@ -329,6 +341,8 @@ class ServerDescription:
 
 @dataclass(frozen=True)
 class ReplicaGroup:
+    """A concrete replica group: load-balancing numbers parsed, variables substituted."""
+
     id: str
     load_balancing: LoadBalancingType = LoadBalancingType.RANDOM
     n_replicas: int = 0
@@ -341,6 +355,8 @@ class ReplicaGroup:
 
 @dataclass(frozen=True)
 class Node:
+    """A node of an expanded application and its concrete servers."""
+
     name: str
     load_factor: float | None = None
     description: str = ""

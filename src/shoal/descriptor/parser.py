@@ -7,7 +7,6 @@ is read by `safe_xml` (no entities, no DTD, no network), for the top file and ev
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -1144,6 +1143,8 @@ def _is_fragment(root: _Element) -> bool:
 
 def _unknown(tag: str, parent: str) -> str:
     """ "unknown element <X>", with the closest element allowed in `parent` when one is close."""
+    import difflib  # only for a misspelt element: not on every deploy's path
+
     allowed = [t for t, parents in _PARENTS.items() if parent in parents] + ["include", "target"]
     close = difflib.get_close_matches(tag, allowed, n=1)
     return f"unknown element <{tag}>" + (f"; did you mean <{close[0]}>?" if close else "")

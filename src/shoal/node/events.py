@@ -138,6 +138,8 @@ class Load:
 
 @dataclass(frozen=True)
 class Start:
+    """Start the process, or queue the start while the last one stops (else `RequestRefused`)."""
+
     requested_by: Requester = Requester.USER
 
 
@@ -156,21 +158,25 @@ class Destroy:
 
 @dataclass(frozen=True)
 class Enable:
-    pass
+    """Lift the disabled flag, whoever set it; an inactive `always` server starts."""
 
 
 @dataclass(frozen=True)
 class Disable:
-    pass
+    """Disable the server (by the user): a running process keeps running; none is started."""
 
 
 @dataclass(frozen=True)
 class Spawned:
+    """The Spawn action made a process."""
+
     pid: int  # also the process group id: servers run in their own session
 
 
 @dataclass(frozen=True)
 class SpawnFailed:
+    """The Spawn action made no process (a missing executable, a bad working directory...)."""
+
     error: str  # one line: `restart.describe_spawn_error` words it
 
 
@@ -183,6 +189,8 @@ class Ready:
 
 @dataclass(frozen=True)
 class Exited:
+    """The process ended, and was reaped."""
+
     exit: Exit  # `exit.pid`, when given, must be the current process's
 
 
@@ -195,6 +203,8 @@ class TimerKind(StrEnum):
 
 @dataclass(frozen=True)
 class TimerFired:
+    """The timer an ArmTimer armed reached its time (stale if cancelled or re-armed since)."""
+
     kind: TimerKind
 
 
@@ -217,11 +227,15 @@ Event = (
 
 @dataclass(frozen=True)
 class Spawn:
+    """Start a process for this description; the shell answers Spawned or SpawnFailed."""
+
     description: ServerDescription
 
 
 @dataclass(frozen=True)
 class Signal:
+    """Send `signal` to the process (and, by default, to its whole group)."""
+
     pid: int
     signal: signal.Signals
     process_group: bool = True  # to the whole group: the server's children go too
@@ -237,6 +251,8 @@ class ArmTimer:
 
 @dataclass(frozen=True)
 class CancelTimer:
+    """Disarm the timer of this kind, if armed."""
+
     kind: TimerKind
 
 
@@ -273,6 +289,8 @@ class DisabledBy(StrEnum):
 
 @dataclass(frozen=True)
 class Disabled:
+    """Why, since when and until when a server is disabled (an enabled one has None)."""
+
     by: DisabledBy
     reason: str
     at: float
@@ -281,6 +299,8 @@ class Disabled:
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """One line of the server's bounded history: a move, or a request or flag change."""
+
     at: float
     from_state: State
     to_state: State
