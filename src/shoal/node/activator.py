@@ -524,12 +524,15 @@ class Activator:
         )
 
     def close(self) -> None:
-        """Stop watching; refused while processes are running (stop them first)."""
+        """Stop watching and close the pid record; refused while processes are running (stop
+        them first)."""
         if self._running:
             raise ActivatorError(
                 f"{len(self._running)} server process(es) still running",
                 hint="stop_all() before close()",
             )
+        if self._record is not None:
+            self._record.close()
         if self._sigchld_installed and self._loop is not None and not self._loop.is_closed():
             self._loop.remove_signal_handler(signals.SIGCHLD)
         self._sigchld_installed = False

@@ -147,11 +147,27 @@ class NodeService:
         disabled = set(request.disabled_server_ids)
         self.dynamic_registration = request.dynamic_registration
         live: list[Supervisor] = []  # no_restart: properties to push to running processes
+        loaded: dict[LoadResult, list[str]] = {}  # what changed, for one log line each
         for message in request.servers:
             listed.add(message.id)
             reply.outcomes.append(
-                self._load_one(message, request.revision, disabled, request.no_restart, live)
+                self._load_one(
+                    message, request.revision, disabled, request.no_restart, live, loaded
+                )
             )
+        for result, server_ids in loaded.items():
+            if len(server_ids) == 1:
+                _log.info(
+                    "server %s: %s (revision %d)", *server_ids, result.value, request.revision
+                )
+            else:  # one line, not one per server (a deploy of 50 servers)
+                _log.info(
+                    "%d servers %s (revision %d): %s",
+                    len(server_ids),
+                    result.value,
+                    request.revision,
+                    ", ".join(server_ids),
+                )
         # Done before replying: when the deploy returns, the config files are the new ones.
         await asyncio.gather(*(s.reconfigure() for s in live))
         if request.complete:
@@ -165,8 +181,9 @@ class NodeService:
         message: Any,
         revision: int,
         disabled: set[str],
-        no_restart: bool = False,
-        live: list[Supervisor] | None = None,
+        no_restart: bool,
+        live: list[Supervisor],
+        loaded: dict[LoadResult, list[str]],
     ) -> internal_pb2.LoadOutcome:
         server_id = message.id
         created = server_id not in self._servers
@@ -204,10 +221,10 @@ class NodeService:
             )
         if created:
             self._servers[server_id] = supervisor
-        if result is LoadResult.LIVE and live is not None:
+        if result is LoadResult.LIVE:
             live.append(supervisor)
         if result is not LoadResult.UNCHANGED:
-            _log.info("server %s: %s (revision %d)", server_id, result.value, revision)
+            loaded.setdefault(result, []).append(server_id)
         return internal_pb2.LoadOutcome(
             server_id=server_id, result=_OUTCOME[result], status=supervisor.status()
         )

@@ -47,6 +47,7 @@ from shoal.node.activator import (
     NotRunning,
     RunningProcess,
     SpawnSpec,
+    clean_base_env,
     parse_signal,
     signal_name,
 )
@@ -81,10 +82,13 @@ class NodeSettings:
     node_data: Path  # IceGrid.Node.Data, absolute
     node_values: Mapping[str, str]  # node.os, node.hostname ... for resolve_node_variables
     supervision: lc.SupervisionConfig = field(default_factory=lc.SupervisionConfig)
-    base_env: Mapping[str, str] | None = None  # None: activator.clean_base_env()
+    base_env: Mapping[str, str] | None = None  # None: activator.clean_base_env(), taken here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "node_values", MappingProxyType(dict(self.node_values)))
+        # Once, not at every spawn: it walks (and decodes) the node's whole environment.
+        base_env = clean_base_env() if self.base_env is None else self.base_env
+        object.__setattr__(self, "base_env", MappingProxyType(dict(base_env)))
 
 
 class LoadResult(Enum):
@@ -121,6 +125,9 @@ class Supervisor:
         self._on_publish = on_publish
         self._loop = asyncio.get_running_loop()
         self._machine = lc.ServerMachine(server_id, settings.supervision)
+        # Made once (pathlib joins are slow), for every spawn's Launch.
+        self._config_path = server_config_path(settings.node_data, server_id)
+        self._data_dir = server_data_dir(settings.node_data, server_id)
         self._raw: ServerDescription | None = None  # as received, before node variables
         self._process: RunningProcess | None = None
         self._timers: dict[lc.TimerKind, asyncio.TimerHandle] = {}
@@ -442,9 +449,8 @@ class Supervisor:
 
     def _send_reports(self) -> None:
         outbox, self._outbox = self._outbox, []
+        _log_reports([action for report in outbox for action in report.actions])
         for report in outbox:
-            for action in report.actions:
-                _log_report(action)
             if report.seen is None:
                 continue
             try:
@@ -487,12 +493,7 @@ class Supervisor:
 
     def _launch(self, server: ServerDescription) -> Launch:
         """What the hooks see of a server: its description, config file and data directory."""
-        data = self.settings.node_data
-        return Launch(
-            server,
-            config_path=server_config_path(data, server.id),
-            data_dir=server_data_dir(data, server.id),
-        )
+        return Launch(server, config_path=self._config_path, data_dir=self._data_dir)
 
     async def _spawn(self, server: ServerDescription) -> None:
         launch = self._launch(server)
@@ -505,8 +506,12 @@ class Supervisor:
                 data_dir=str(launch.data_dir),
                 base_env=self.settings.base_env,
             )
-            if launch.env:
-                spec = dataclasses.replace(spec, env={**spec.env, **launch.env})
+            # (ConfigWriter sets SHOAL_CONFIG as the spec has it already: no new spec then.)
+            added = {
+                name: value for name, value in launch.env.items() if spec.env.get(name) != value
+            }
+            if added:
+                spec = dataclasses.replace(spec, env={**spec.env, **added})
             process = await self._activator.spawn(
                 spec, stdout_fd=launch.stdout_fd, stderr_fd=launch.stderr_fd
             )
@@ -584,27 +589,45 @@ class _Report:
     publishes: int
 
 
-def _log_report(action: lc.Publish | lc.RecordExit) -> None:
-    match action:
-        case lc.Publish(server_id, state, enabled, reason, _, pid):
-            _log.info(
-                "server %s: %s%s (pid %s): %s",
-                server_id,
-                state.value,
-                "" if enabled else ", disabled",
-                pid or "-",
-                reason,
-            )
-        case lc.RecordExit(server_id, exit, expected):
-            level = logging.INFO if expected or not exit.failure else logging.WARNING
-            _log.log(
-                level,
-                "server %s: pid %s %s%s",
-                server_id,
-                exit.pid or "-",
-                exit.description,
-                "" if expected else " (unexpected)",
-            )
+def _log_reports(actions: Sequence[lc.Publish | lc.RecordExit]) -> None:
+    """One line per exit, and one per run of state changes in a row: the last state, with every
+    reason. A start is one line (`Active (pid 42): spawned pid 42; ready`), not one per step: a
+    deploy of 50 servers logs 50 lines fewer (the steps are in each server's history)."""
+    run: list[lc.Publish] = []
+    for action in actions:
+        if isinstance(action, lc.Publish):
+            run.append(action)
+            continue
+        if run:
+            _log_publish(run)
+            run = []
+        _log_exit(action)
+    if run:
+        _log_publish(run)
+
+
+def _log_publish(run: Sequence[lc.Publish]) -> None:
+    last = run[-1]
+    _log.info(
+        "server %s: %s%s (pid %s): %s",
+        last.server_id,
+        last.state.value,
+        "" if last.enabled else ", disabled",
+        last.pid or "-",
+        "; ".join(publish.reason for publish in run),
+    )
+
+
+def _log_exit(action: lc.RecordExit) -> None:
+    exit = action.exit
+    _log.log(
+        logging.INFO if action.expected or not exit.failure else logging.WARNING,
+        "server %s: pid %s %s%s",
+        action.server_id,
+        exit.pid or "-",
+        exit.description,
+        "" if action.expected else " (unexpected)",
+    )
 
 
 def _stamp(stamp: Timestamp, seconds: float) -> None:

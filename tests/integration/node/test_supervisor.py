@@ -7,6 +7,9 @@ output (bounded), never on the clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import signal
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from shoal.node.activator import RunningProcess
 from shoal.node.hooks import Launch, ReadyAtSpawn, ServerHook
 from shoal.node.restart import RestartPolicy
 from shoal.node.service import NodeService
-from shoal.node.supervisor import LoadResult, Supervisor
+from shoal.node.supervisor import LoadResult, NodeSettings, Supervisor
 from shoal.rpc import common_pb2, internal_pb2
 from shoal.rpc.convert import server_to_pb
 
@@ -54,6 +57,18 @@ async def test_start_runs_the_server_with_its_config_and_output_captured(parts: 
     assert read["Ice.Admin.ServerId"] == "Echo-1"
     assert read["Ice.Default.Locator"] == "IceGrid/Locator:tcp -p 4061"
     assert [s.state for s in parts.published][-1] == common_pb2.ACTIVE
+
+
+def test_the_node_environment_servers_get_is_taken_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Servers' base environment is filtered from the node's when the node starts, not again
+    at each spawn (it walks the node's whole environment)."""
+    monkeypatch.setenv("LC_SHOAL_TEST", "at start")
+    settings = NodeSettings(node_name="node1", node_data=tmp_path, node_values={})
+    monkeypatch.setenv("LC_SHOAL_TEST", "later")
+    assert settings.base_env is not None and settings.base_env["LC_SHOAL_TEST"] == "at start"
+    assert "PATH" in settings.base_env and "PYTHONDONTWRITEBYTECODE" not in settings.base_env
 
 
 @pytest.mark.asyncio
@@ -284,6 +299,85 @@ async def running_always_servers(journal: Journal, server_ids: list[str]) -> Non
         f"{server_ids} reported active",
     )
     journal.events.clear()
+
+
+@pytest.mark.asyncio
+async def test_a_node_starting_many_servers_writes_each_config_and_fails_only_the_broken_one(
+    parts: NodeParts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Six `always` servers loaded at once: their config files are written by shared jobs in
+    worker threads, and each spawn waits for its own. One server's directory cannot be made
+    (a file is in the way): that server alone fails to start, with the reason; the others run
+    with their own config file, are in the pid record, and each start is one log line."""
+    journal = Journal(parts)
+    service = journal.service
+    good = [f"Many-{i}" for i in range(5)]
+    servers_dir = parts.settings.node_data / "servers"
+    servers_dir.mkdir(parents=True)
+    (servers_dir / "Broken-1").write_text("not a directory")
+    request = internal_pb2.LoadServersRequest(
+        revision=3,
+        servers=[
+            server_to_pb(server(i, "--show", "env:SHOAL_CONFIG", activation=Activation.ALWAYS))
+            for i in [*good, "Broken-1"]
+        ],
+        complete=True,
+    )
+    try:
+        with caplog.at_level(logging.INFO, logger="shoal.node"):
+            await service.LoadServers(request, None)  # type: ignore[arg-type]
+            await until(
+                lambda: all(common_pb2.ACTIVE in journal.states(i) for i in good),
+                f"{good} reported active",
+            )
+            broken = service.supervisor("Broken-1").machine
+            await until(lambda: not broken.enabled, "Broken-1 disabled after failing to start")
+        assert "Not a directory" in broken.disabled.reason  # type: ignore[union-attr]
+        for server_id in good:
+            config = servers_dir / server_id / "config" / "config"
+            assert load_file(config).as_dict()["Ice.Admin.ServerId"] == server_id
+            text = await output_has(parts.root / "log" / f"{server_id}.out", "ready")
+            assert f"env:SHOAL_CONFIG={config}" in text
+        recorded = parts.activator._record.entries()  # type: ignore[union-attr]
+        assert sorted(e.server_id for e in recorded) == good
+        lines = [r.getMessage() for r in caplog.records]
+        assert "6 servers added (revision 3): " + ", ".join([*good, "Broken-1"]) in lines
+        for server_id in good:
+            pid = service.supervisor(server_id).machine.pid
+            started = [line for line in lines if line.startswith(f"server {server_id}: ")]
+            assert started == [
+                f"server {server_id}: Activating (pid -): always activation: started on load",
+                f"server {server_id}: Active (pid {pid}): spawned pid {pid}; ready",
+            ]
+    finally:
+        await clean_up(parts, service)
+
+
+@pytest.mark.asyncio
+async def test_the_output_pipes_of_a_server_are_closed_once_it_has_exited(
+    parts: NodeParts,
+) -> None:
+    """The node reads a server's output from pipes; at the end of the output (the server and
+    everything holding the pipes gone) it closes its read ends: no descriptor left behind."""
+    sup = parts.supervisor("Brief-1")
+    sup.load(server("Brief-1", "--exit", "0", "--after", "50"))
+    before = _pipes()
+    await sup.start()
+    assert len(_pipes() - before) == 2, "its stdout and stderr are read"
+    await output_has(parts.root / "log" / "Brief-1.out", "ready")
+    await until(lambda: not sup.running, "Brief-1 exited")
+    await until(lambda: _pipes() <= before, "the read ends of Brief-1's pipes closed")
+
+
+def _pipes() -> set[str]:
+    """This process's descriptors open on pipes (`fd -> pipe:[inode]`)."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor, gone
+            target = os.readlink(f"/proc/self/fd/{name}")
+            if target.startswith("pipe:"):
+                found.add(f"{name} {target}")
+    return found
 
 
 @pytest.mark.asyncio

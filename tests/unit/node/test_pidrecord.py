@@ -81,10 +81,20 @@ def test_record_keeps_what_was_added_until_removed(tmp_path: Path) -> None:
     record.add(second)
 
     assert record.entries() == [second, first]
-    assert sorted(p.name for p in record.record_dir.iterdir()) == ["20.json", "3.json"]
+    assert [p.name for p in record.record_dir.iterdir()] == ["journal"], "one file for all"
     record.remove(3)
     record.remove(3)  # twice: not an error
     assert record.entries() == [first]
+    assert PidRecord(record.record_dir).entries() == [first], "as another run reads it"
+
+
+def test_a_pid_reused_after_a_removal_is_recorded_again(tmp_path: Path) -> None:
+    record = PidRecord(tmp_path)
+    record.add(PidEntry("A", 7, 7, 1))
+    record.remove(7)
+    record.add(PidEntry("B", 7, 7, 2))
+
+    assert PidRecord(tmp_path).entries() == [PidEntry("B", 7, 7, 2)]
 
 
 def test_record_of_a_node_that_never_ran_is_empty(tmp_path: Path) -> None:
@@ -104,6 +114,65 @@ def test_unreadable_record_files_are_skipped_with_a_warning(
         assert record.entries() == [PidEntry("A", 7, 7, 1)]
 
     assert "8.json" in caplog.text and "9.json" in caplog.text
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped_and_the_next_ones_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = PidRecord(tmp_path)
+    record.add(PidEntry("A", 7, 7, 1))
+    with (tmp_path / "journal").open("a") as journal:
+        journal.write('+{"server_id": "B", "pi\n-\nbogus\n')
+    record.add(PidEntry("C", 9, 9, 3))
+
+    with caplog.at_level(logging.WARNING):
+        assert record.entries() == [PidEntry("A", 7, 7, 1), PidEntry("C", 9, 9, 3)]
+
+    assert caplog.text.count("ignoring line") == 3
+
+
+def test_files_of_earlier_versions_are_read_and_emptied_with_the_rest(
+    tmp_path: Path, servers: Servers
+) -> None:
+    """Before the journal, each process had a `PID.json` file: a node upgraded after a crash
+    must still clean up what those name."""
+    running = servers.start()
+    gone = PidEntry("Old-2", 2**22 + 1, 2**22 + 1, 5)  # above pid_max: never a process
+    for entry in (running, gone):
+        fields = {"server_id": entry.server_id, "pid": entry.pid, "pgid": entry.pgid}
+        (tmp_path / f"{entry.pid}.json").write_text(
+            json.dumps({**fields, "start_time": entry.start_time}) + "\n"
+        )
+    PidRecord(tmp_path).add(PidEntry("New-1", 2**22 + 2, 2**22 + 2, 6))
+
+    outcomes = {left.entry.server_id: left.outcome for left in reap_leftovers(tmp_path, grace=WAIT)}
+
+    assert outcomes == {
+        "Server-1": Outcome.TERMINATED,
+        "Old-2": Outcome.GONE,
+        "New-1": Outcome.GONE,
+    }
+    assert servers.returncode(running) == -signal.SIGTERM
+    assert list(tmp_path.iterdir()) == [tmp_path / "out0"], "record files all removed"
+
+
+def test_the_journal_is_rewritten_with_the_live_entries_once_long(tmp_path: Path) -> None:
+    record = PidRecord(tmp_path)
+    live = PidEntry("Live", 5, 5, 50)
+    record.add(live)
+    (tmp_path / "6.json").write_text(  # an earlier version's, still live
+        json.dumps({"server_id": "Old", "pid": 6, "pgid": 6, "start_time": 60})
+    )
+    for pid in range(100, 700):  # a server crashing and restarted 600 times: 1200 lines
+        record.add(PidEntry("Crashing", pid, pid, pid))
+        record.remove(pid)
+
+    assert len((tmp_path / "journal").read_text().splitlines()) < 1000, "never rewritten"
+    assert record.entries() == [live, PidEntry("Old", 6, 6, 60)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal"]
+    record.add(PidEntry("After", 9, 9, 90))  # appended to the new file
+    assert PidRecord(tmp_path).entries()[-1] == PidEntry("After", 9, 9, 90)
+    record.close()
 
 
 def test_proc_stat_reads_this_process() -> None:
