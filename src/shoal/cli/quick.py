@@ -4,8 +4,8 @@ without loading the command tree.
 Init scripts, deploy scripts and operators run these one-shot commands most, and each is one
 call to the registry. The whole CLI (click, protobuf, the config and client modules) takes
 ~80 ms to load on a 2-core machine, four times the interpreter's own start; this module uses
-built-in modules only (os, socket, struct, select) and is done in about the interpreter's start
-time plus the registry's work.
+built-in modules only (os, _socket, struct, select) and is done in about the interpreter's
+start time plus the registry's work.
 
 It answers only what it can answer exactly as the full command would:
 - a site found the plain way (shoal.config.site.find_site's rules, without PATH searches or
@@ -23,8 +23,8 @@ then: there is one wording of each.
 
 from __future__ import annotations
 
+import _socket  # socket.py wraps it with enums it builds at import (~10 ms): one call needs none
 import os
-import socket
 import sys
 
 from shoal.rpc.framing import ERROR, HEAD, KIND_NAMES, MAGIC, REPLY, encode_call
@@ -262,26 +262,38 @@ class _LostConnection(Exception):
     """The connection broke after the request was sent."""
 
 
-def _connect(endpoint: tuple[str, int]) -> socket.socket | None:
-    """A connection to the registry, or None (refused, unreachable: the full command says)."""
+def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
+    """A connection to the registry, or None (refused, unreachable: the full command says).
+    socket.create_connection's way: each address of the host in turn."""
+    host, port = endpoint
     try:
-        connection = socket.create_connection(endpoint, timeout=10)
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        addresses = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
     except OSError:
         return None
-    connection.settimeout(None)
-    return connection
+    for family, kind, protocol, _, address in addresses:
+        connection = _socket.socket(family, kind, protocol)
+        try:
+            connection.settimeout(10)
+            connection.connect(address)
+            connection.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError:
+            connection.close()
+            continue
+        connection.settimeout(None)
+        return connection
+    return None
 
 
-def _call(connection: socket.socket, prefix: str, method: str, request: bytes) -> bytes:
+def _call(connection: _socket.socket, prefix: str, method: str, request: bytes) -> bytes:
     """Send one call, return its REPLY's body; an ERROR reply or a broken exchange is raised as
     the full client raises it."""
-    with connection:
-        try:
-            connection.sendall(MAGIC + encode_call(1, method, request, None))
-            kind, body = _read_frame(connection)
-        except OSError as exc:
-            raise _LostConnection from exc
+    try:
+        connection.sendall(MAGIC + encode_call(1, method, request, None))
+        kind, body = _read_frame(connection)
+    except OSError as exc:
+        raise _LostConnection from exc
+    finally:
+        connection.close()
     if kind == REPLY:
         return body
     from shoal.cli.quick_errors import call_failed
@@ -289,7 +301,7 @@ def _call(connection: socket.socket, prefix: str, method: str, request: bytes) -
     raise call_failed(prefix, kind == ERROR, body)
 
 
-def _read_frame(connection: socket.socket) -> tuple[int, bytes]:
+def _read_frame(connection: _socket.socket) -> tuple[int, bytes]:
     """The first frame the server sends back: (kind, body). A frame that is not a reply to
     call 1 (another protocol answering) comes back as kind 0."""
     head = _read_exactly(connection, HEAD.size)
@@ -300,7 +312,7 @@ def _read_frame(connection: socket.socket) -> tuple[int, bytes]:
     return kind, _read_exactly(connection, size)
 
 
-def _read_exactly(connection: socket.socket, size: int) -> bytes:
+def _read_exactly(connection: _socket.socket, size: int) -> bytes:
     data = bytearray()
     while len(data) < size:
         chunk = connection.recv(size - len(data))

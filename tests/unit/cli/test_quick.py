@@ -214,5 +214,5 @@ def test_the_entry_point_loads_neither_click_nor_protobuf() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     loaded = set(found.stdout.split())
-    heavy = {"click", "google.protobuf", "asyncio", "typing", "dataclasses", "pathlib"}
+    heavy = {"click", "google.protobuf", "asyncio", "typing", "dataclasses", "pathlib", "socket"}
     assert loaded & heavy == set()
