@@ -44,7 +44,7 @@ def exit_now(code: int) -> NoReturn:
         # A reader that went away (`| head`), or a closed stream: nothing more to say.
         try:  # noqa: SIM105 (contextlib: ~5 ms more on the quick path)
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: no stream (`>&-`)
             pass
     logging = sys.modules.get("logging")
     if logging is not None:
@@ -60,6 +60,8 @@ def main(launcher_prefix: str | None = None) -> NoReturn:
 
     try:
         code = answer(program, args, launcher_prefix)
+    except KeyboardInterrupt:  # Ctrl-C: the user knows; quiet, as the full command
+        code = 130
     except Exception as error:  # told as the full command tells it (shoal.cli.main)
         from shoal.cli.main import report
 

@@ -34,9 +34,15 @@ _SHUTDOWN_GRID = "/shoal.v1.Admin/ShutdownGrid"
 _APPLICATION_REMOVE = "/shoal.v1.Admin/ApplicationRemove"
 #: `admin stop`'s default wait for the master to exit (shoal.cli.stop.DEFAULT_WAIT_SECONDS).
 _STOP_WAIT_SECONDS = 300.0
-#: Ice.MessageSizeMax's default (1024 KB): internal.cfg may not set it on this path.
-_REPLY_LIMIT_BYTES = 1024 * 1024
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: Ice.MessageSizeMax's default in Shoal (shoal.config.properties.DEFAULT_MESSAGE_SIZE_MAX_KB):
+#: internal.cfg may not set it on this path.
+_REPLY_LIMIT_BYTES = 65536 * 1024
+#: How long `stop` waits for the registry's ping (shoal.cli.grid.PROBE_SECONDS): one that
+#: accepts connections but does not answer is the full command's case (it waits, then signals).
+_PROBE_SECONDS = 3.0
+_REGISTRY_PING = "/shoal.v1.Admin/RegistryPing"
+_PING_ID, _CALL_ID = 1, 2
+_LOOPBACK = ("127.0.0.1", "localhost")
 _MASTER = "master"
 _MAX_LINK_HOPS = 40  # shoal.config.site's
 
@@ -88,7 +94,7 @@ def _stop(prefix: str) -> int | None:
     if pid is None:
         return None  # not running, or a master whose registry may not answer: told there
     connection = _connect(endpoint)
-    if connection is None:
+    if connection is None or not _answers(connection):
         return None
     try:
         body = _call(connection, prefix, _SHUTDOWN_GRID, b"")
@@ -121,7 +127,16 @@ def _stop(prefix: str) -> int | None:
 
 
 def _say(line: str, *, error: bool = False) -> None:
-    (sys.stderr if error else sys.stdout).write(line + "\n")
+    """click.echo's way: at once (flushed), nothing when the stream is closed; a reader gone
+    (`| head`) does not stop the wait that follows."""
+    stream = sys.stderr if error else sys.stdout
+    if stream is None:
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        pass
 
 
 # ---------------------------------------------------------------------------- site, config
@@ -178,15 +193,19 @@ def plain_properties(path: str) -> dict[str, str] | None:
     is missing, not UTF-8, or has a line whose reading needs the full parser (an escape, a
     ${...}, an include, a line without `=`)."""
     try:
-        with open(path, encoding="utf-8-sig") as file:
-            text = file.read()
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
+    if not text.isascii():
+        return None  # the full parser's whitespace and escapes are ASCII: anything else is its
     properties: dict[str, str] = {}
-    for line in text.split("\n"):
+    for line in text.split("\n"):  # Ice reads lines up to '\n' only; '\r' is whitespace
         content = line.split("#", 1)[0]
-        if not content.strip():
+        if not content.strip(" \t\r"):
             continue
+        if not content.replace("\t", " ").replace("\r", " ").isprintable():
+            return None  # a control character (\f, \v...): whitespace or not, the full parser says
         if "\\" in content or "$" in content or "=" not in content:
             return None
         key, value = (part.strip(" \t\r") for part in content.split("=", 1))
@@ -217,7 +236,7 @@ def plain_tcp_endpoint(proxy: str) -> tuple[str, int] | None:
     if words[0] != "tcp":
         return None
     options = dict(zip(words[1::2], words[2::2], strict=False))
-    if len(words) != 5 or set(options) != {"-h", "-p"} or not options["-p"].isdigit():
+    if len(words) != 5 or set(options) != {"-h", "-p"} or not options["-p"].isdecimal():
         return None
     host, port = options["-h"], int(options["-p"])
     if not host[0].isalnum() or host in ("0.0.0.0", "::") or not 0 < port < 65536:
@@ -276,6 +295,7 @@ def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
             connection.settimeout(10)
             connection.connect(address)
             connection.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            connection.sendall(MAGIC)
         except OSError:
             connection.close()
             continue
@@ -284,12 +304,28 @@ def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
     return None
 
 
+def _answers(connection: _socket.socket) -> bool:
+    """Does the registry answer a RegistryPing within _PROBE_SECONDS? (The connection is closed
+    when it does not: the full command takes over, nothing was asked yet.)"""
+    try:
+        connection.settimeout(_PROBE_SECONDS)
+        connection.sendall(encode_call(_PING_ID, _REGISTRY_PING, b"", _PROBE_SECONDS))
+        kind, _ = _read_frame(connection, _PING_ID)
+        connection.settimeout(None)
+    except OSError:
+        kind = 0
+    if kind != REPLY:
+        connection.close()
+        return False
+    return True
+
+
 def _call(connection: _socket.socket, prefix: str, method: str, request: bytes) -> bytes:
     """Send one call, return its REPLY's body; an ERROR reply or a broken exchange is raised as
     the full client raises it."""
     try:
-        connection.sendall(MAGIC + encode_call(1, method, request, None))
-        kind, body = _read_frame(connection)
+        connection.sendall(encode_call(_CALL_ID, method, request, None))
+        kind, body = _read_frame(connection, _CALL_ID)
     except OSError as exc:
         raise _LostConnection from exc
     finally:
@@ -301,13 +337,13 @@ def _call(connection: _socket.socket, prefix: str, method: str, request: bytes) 
     raise call_failed(prefix, kind == ERROR, body)
 
 
-def _read_frame(connection: _socket.socket) -> tuple[int, bytes]:
-    """The first frame the server sends back: (kind, body). A frame that is not a reply to
-    call 1 (another protocol answering) comes back as kind 0."""
+def _read_frame(connection: _socket.socket, call_id: int) -> tuple[int, bytes]:
+    """The next frame the server sends back: (kind, body). A frame that is not a reply to
+    `call_id` (another protocol answering) comes back as kind 0."""
     head = _read_exactly(connection, HEAD.size)
-    length, kind, call_id = HEAD.unpack(head)
+    length, kind, replied_to = HEAD.unpack(head)
     size = length - (HEAD.size - 4)
-    if kind not in KIND_NAMES or call_id != 1 or size < 0 or size > _REPLY_LIMIT_BYTES:
+    if kind not in KIND_NAMES or replied_to != call_id or size < 0 or size > _REPLY_LIMIT_BYTES:
         return 0, head
     return kind, _read_exactly(connection, size)
 
@@ -330,6 +366,10 @@ def _wait_for_exit(pid: int, timeout: float) -> bool:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return True
+    except OSError:  # no pidfd here (an old kernel, a seccomp profile): the full CLI's way
+        from shoal.cli.daemon import wait_for_exit
+
+        return wait_for_exit(pid, timeout)
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
@@ -358,7 +398,7 @@ def _varint(value: int) -> bytes:
 
 def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
     """A message's fields in order: (number, value), value an int (varint) or bytes
-    (length-delimited). Other wire types do not occur in the replies read here."""
+    (length-delimited); fixed-size fields (none in the replies read here) are skipped."""
     fields: list[tuple[int, int | bytes]] = []
     index = 0
     while index < len(data):
@@ -373,6 +413,10 @@ def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
                 raise ValueError(f"field {number} runs past the message's end")
             fields.append((number, data[index : index + size]))
             index += size
+        elif wire_type in (1, 5):  # fixed64 / fixed32: a field of a newer Shoal, skipped
+            index += 8 if wire_type == 1 else 4
+            if index > len(data):
+                raise ValueError(f"field {number} runs past the message's end")
         else:
             raise ValueError(f"wire type {wire_type} of field {number}")
     return fields

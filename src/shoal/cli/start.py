@@ -173,12 +173,13 @@ def start_grid(
             # The master loads its code while this process checks the descriptor and loads
             # the client, all at once; held, it starts nothing before the descriptor is valid.
             spawned = spawn_node(site, grid.master, detached=not foreground, hold=True)
-            # What builds and watches the deploy (protobuf, ~30 ms) loads as the master starts.
-            from shoal.cli.deploy import build_request, print_deploy_reply
-            from shoal.cli.progress import ProgressDisplay
-            from shoal.cli.readiness import Readiness, watch_until_ready
-
             try:
+                # What builds and watches the deploy (protobuf, ~30 ms) loads as the master
+                # starts; a failure here calls the held master off like a refused descriptor.
+                from shoal.cli.deploy import build_request, print_deploy_reply
+                from shoal.cli.progress import ProgressDisplay
+                from shoal.cli.readiness import Readiness, watch_until_ready
+
                 request, application = build_request(
                     split_words(words, lambda: site.default_descriptor), site
                 )

@@ -194,7 +194,7 @@ class PidRecord:
         temporary.write_text("".join(_added(entry) for entry in live))
         os.replace(temporary, self._journal)
         self.close()  # the next line goes to the new file
-        self._appended = len(live)
+        self._appended = 0  # counted from this rewrite: with >1000 live, not every reap again
         self._torn = False
         for path in self.record_dir.glob("*.json"):
             path.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from shoal.config.endpoints import EndpointParseError, parse_endpoints
@@ -111,12 +111,14 @@ class NodeService:
             )
         # Every server, not only the running ones: one waiting to restart after a crash has
         # its restart timer cancelled, or it would spawn again while the node exits.
-        await _all_asked_then_awaited(s.stopping(keep_down=True) for s in self._servers.values())
+        await _all_asked_then_awaited(
+            list(self._servers.values()), lambda s: s.stopping(keep_down=True)
+        )
 
     async def destroy(self, server_ids: Sequence[str]) -> list[str]:
         """Stop and forget these servers (unknown ids ignored); those destroyed."""
         found = [self._servers[sid] for sid in server_ids if sid in self._servers]
-        await _all_asked_then_awaited(s.destroying() for s in found)
+        await _all_asked_then_awaited(found, Supervisor.destroying)
         for supervisor in found:
             self._servers.pop(supervisor.server_id, None)
             self.registrations.forget(supervisor.server_id)
@@ -338,17 +340,23 @@ class NodeService:
         return internal_pb2.ShutdownReply()
 
 
-async def _all_asked_then_awaited(asks: Iterable[Coroutine[None, None, None]]) -> None:
+async def _all_asked_then_awaited(
+    servers: Sequence[Supervisor], ask: Callable[[Supervisor], Coroutine[None, None, None]]
+) -> None:
     """Make every request first (each `stopping`/`destroying` call sends its SIGTERM as it is
     made, its reports come later: see shoal.node.supervisor), so that all the servers are
-    signalled in one go, then wait for them all. Should one request fail, those made are still
-    waited for before the error goes on."""
+    signalled in one go, then wait for them all. A request that fails (a signal refused) does
+    not spare the servers after it: the first failure is raised once all the others are done."""
     waits: list[Coroutine[None, None, None]] = []
-    try:
-        for ask in asks:
-            waits.append(ask)
-    finally:
-        await asyncio.gather(*waits)
+    failure: Exception | None = None
+    for server in servers:
+        try:
+            waits.append(ask(server))
+        except Exception as error:
+            failure = failure or error
+    await asyncio.gather(*waits)
+    if failure is not None:
+        raise failure
 
 
 def _registered(message: common_pb2.AdapterStatus, groups: dict[str, str]) -> RegisteredAdapter:

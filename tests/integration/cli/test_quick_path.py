@@ -101,3 +101,22 @@ def test_a_stopped_grid_goes_to_the_full_command(site: Site) -> None:
         )
     )
     assert "click" in _imported(quick)
+
+
+def test_a_registry_that_does_not_answer_goes_to_the_full_command(site: Site) -> None:
+    """Accepting but silent (a hung registry): the quick path's ping gets nothing in 3 s and
+    hands over before asking anything (the full command then waits for it, then signals)."""
+    import socket
+    import time
+
+    from shoal.cli import quick
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        connection = quick._connect(listener.getsockname()[:2])
+        assert connection is not None
+        started = time.monotonic()
+        assert not quick._answers(connection)
+        assert 2.5 < time.monotonic() - started < 10
+    finally:
+        listener.close()

@@ -26,6 +26,7 @@ PLAIN = [
     "Key.A=1\r\nKey.B = two words \r\n",
     "\ufeffKey.A=1\n",
     "Key.A=a=b\n",
+    "# site config\rKey.A=1\n",  # a lone CR is whitespace, not a line break: all a comment
 ]
 
 NOT_PLAIN = [
@@ -34,6 +35,8 @@ NOT_PLAIN = [
     "Ice.Config=other.cfg\n",
     "JustAKey\n",
     "=value\n",
+    "\f\n",
+    "Key.A=\xa0value\n",
 ]
 
 
@@ -86,6 +89,7 @@ def test_a_plain_tcp_locator_gives_the_full_parsers_endpoint(proxy: str) -> None
         "IceGrid/Locator@Registry",
         "a/b/c:tcp -h 127.0.0.1 -p 4061",
         "IceGrid/Locator:tcp -h 127.0.0.1 -p 99999",
+        "IceGrid/Locator:tcp -h 127.0.0.1 -p \u00b2",
     ],
 )
 def test_anything_else_is_left_to_the_full_command(proxy: str) -> None:
@@ -158,7 +162,9 @@ def test_what_needs_a_path_search_goes_to_the_full_command(
 @pytest.mark.parametrize("name", ["Bench", "", "é" * 200])
 def test_the_remove_request_is_protobufs_own_bytes(name: str) -> None:
     expected = admin_pb2.ApplicationRemoveRequest(application=name).SerializeToString()
-    # proto3 leaves an empty string out; an empty name never reaches the quick path anyway
+    # proto3 leaves an empty string out; the field written anyway reads the same
+    parsed = admin_pb2.ApplicationRemoveRequest.FromString(quick._string_field(1, name))
+    assert parsed.application == name
     assert quick._string_field(1, name) == expected or name == ""
 
 
@@ -181,6 +187,23 @@ def test_the_stop_reply_reads_as_protobuf_reads_it(reply: admin_pb2.ShutdownGrid
     assert quick._strings(fields, 2) == list(reply.nodes_unreachable)
     assert quick._integer(fields, 3) == reply.servers_stopped
     assert quick._integer(fields, 4) == reply.registry_pid
+
+
+def test_fixed_size_fields_of_a_newer_reply_are_skipped() -> None:
+    data = admin_pb2.ShutdownGridReply(servers_stopped=3).SerializeToString()
+    newer = b"\x29" + b"\x00" * 8 + data + b"\x35" + b"\x01" * 4  # fields 5 (fixed64), 6 (fixed32)
+    assert quick._integer(quick._fields(newer), 3) == 3
+
+
+def test_the_mirrored_constants_are_the_originals() -> None:
+    from shoal.cli.stop import DEFAULT_WAIT_SECONDS
+    from shoal.config import site
+    from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB
+
+    assert quick._STOP_WAIT_SECONDS == DEFAULT_WAIT_SECONDS
+    assert quick._MAX_LINK_HOPS == site._MAX_LINK_HOPS
+    assert quick._MASTER == site.MASTER_NODE
+    assert quick._REPLY_LIMIT_BYTES == DEFAULT_MESSAGE_SIZE_MAX_KB * 1024
 
 
 def test_a_truncated_reply_is_an_error_not_a_guess() -> None:
