@@ -33,11 +33,17 @@ class Site:
     def shoal(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        return self.python("-m", "shoal", *args, env=env)
+
+    def python(
+        self, *argv: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The interpreter with `argv`, run in the site as `shoal` is (SHOAL_HOME set)."""
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL")}
         environment["SHOAL_HOME"] = str(self.prefix)
         environment.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "shoal", *args],
+            [sys.executable, *argv],
             cwd=self.prefix,
             env=environment,
             capture_output=True,

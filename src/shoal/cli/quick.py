@@ -27,7 +27,7 @@ import _socket  # socket.py wraps it with enums it builds at import (~10 ms): on
 import os
 import sys
 
-from shoal.rpc.framing import ERROR, HEAD, KIND_NAMES, MAGIC, REPLY, encode_call
+from shoal.rpc.framing import ERROR, HEAD, KIND_NAMES, MAGIC, REPLY, SERVER_CLOSED, encode_call
 
 #: The Admin service's methods these commands call (shoal/rpc/admin.proto, package shoal.v1).
 _SHUTDOWN_GRID = "/shoal.v1.Admin/ShutdownGrid"
@@ -68,7 +68,7 @@ def answer(program: str, args: list[str], launcher_prefix: str | None) -> int | 
 
 def _remove(prefix: str, application: str) -> int | None:
     """The console's `application remove NAME`: quiet when done."""
-    endpoint = _registry(prefix)
+    endpoint = _registry(_internal(prefix))
     connection = None if endpoint is None else _connect(endpoint)
     if connection is None:
         return None
@@ -83,8 +83,9 @@ def _remove(prefix: str, application: str) -> int | None:
 
 def _stop(prefix: str) -> int | None:
     """shoal.cli.stop.stop_grid for a running grid whose master runs on this host."""
-    endpoint = _registry(prefix)
-    files = _master_files(prefix)
+    internal = _internal(prefix)
+    endpoint = _registry(internal)
+    files = _master_files(prefix, internal)
     if endpoint is None or endpoint[0] not in _LOOPBACK or files is None:
         return None
     pidfile, start_lock = files
@@ -218,9 +219,14 @@ def plain_properties(path: str) -> dict[str, str] | None:
     return properties
 
 
-def _registry(prefix: str) -> tuple[str, int] | None:
+def _internal(prefix: str) -> dict[str, str] | None:
+    """etc/internal.cfg when plain (read once: `stop` needs it for both the registry and the
+    master's files)."""
+    return plain_properties(os.path.join(prefix, "etc", "internal.cfg"))
+
+
+def _registry(properties: dict[str, str] | None) -> tuple[str, int] | None:
     """The registry's (host, port) from a plain etc/internal.cfg."""
-    properties = plain_properties(os.path.join(prefix, "etc", "internal.cfg"))
     if properties is None or set(properties) != {"Ice.Default.Locator"}:
         return None
     return plain_tcp_endpoint(properties["Ice.Default.Locator"])
@@ -244,10 +250,9 @@ def plain_tcp_endpoint(proxy: str) -> tuple[str, int] | None:
     return host, port
 
 
-def _master_files(prefix: str) -> tuple[str, str] | None:
+def _master_files(prefix: str, internal: dict[str, str] | None) -> tuple[str, str] | None:
     """The master's pidfile and start lock (shoal.cli.daemon.NodeFiles, shoal.cli.grid.Grid)
     from plain etc/internal.cfg + etc/master.cfg."""
-    internal = plain_properties(os.path.join(prefix, "etc", "internal.cfg"))
     node = plain_properties(os.path.join(prefix, "etc", f"{_MASTER}.cfg"))
     if internal is None or node is None:
         return None
@@ -353,7 +358,7 @@ def _read_exactly(connection: _socket.socket, size: int) -> bytes:
     while len(data) < size:
         chunk = connection.recv(size - len(data))
         if not chunk:
-            raise ConnectionResetError("the registry closed the connection")
+            raise ConnectionResetError(SERVER_CLOSED)  # the full client's words (frames.py)
         data += chunk
     return bytes(data)
 

@@ -38,6 +38,7 @@ from shoal.rpc.framing import (
     KIND_NAMES,
     MAGIC,
     REPLY,
+    SERVER_CLOSED,
     encode_call,
     encode_frame,
 )
@@ -320,5 +321,5 @@ class BlockingChannel:
             _time_left(self._socket, expires)
             data = self._socket.recv(65536)
             if not data:
-                raise ConnectionError("the server closed the connection")
+                raise ConnectionError(SERVER_CLOSED)
             self._frames.extend(self._reader.feed(data))

@@ -30,6 +30,8 @@ KIND_NAMES = {CALL: "CALL", CANCEL: "CANCEL", REPLY: "REPLY", END: "END", ERROR:
 HEAD = struct.Struct(">IBI")  # length of what follows the length field, kind, call id
 CALL_HEAD = struct.Struct(">IB")  # deadline in ms, length of the method name
 HEAD_AFTER_LENGTH = 5  # kind + call id
+#: What a client says when the server closes the connection before its reply.
+SERVER_CLOSED = "the server closed the connection"
 #: Frame bytes beyond the message it carries: kind, call id, deadline, method name.
 FRAME_OVERHEAD = HEAD_AFTER_LENGTH + CALL_HEAD.size + 255
 
