@@ -27,7 +27,16 @@ import _socket  # socket.py wraps it with enums it builds at import (~10 ms): on
 import os
 import sys
 
-from shoal.rpc.framing import ERROR, HEAD, KIND_NAMES, MAGIC, REPLY, SERVER_CLOSED, encode_call
+from shoal.rpc.framing import (
+    ERROR,
+    HEAD,
+    KIND_NAMES,
+    MAGIC,
+    REPLY,
+    SERVER_CLOSED,
+    encode_call,
+    lookup_host,
+)
 
 #: The Admin service's methods these commands call (shoal/rpc/admin.proto, package shoal.v1).
 _SHUTDOWN_GRID = "/shoal.v1.Admin/ShutdownGrid"
@@ -291,7 +300,7 @@ def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
     socket.create_connection's way: each address of the host in turn."""
     host, port = endpoint
     try:
-        addresses = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
+        addresses = _socket.getaddrinfo(lookup_host(host), port, 0, _socket.SOCK_STREAM)
     except OSError:
         return None
     for family, kind, protocol, _, address in addresses:

@@ -41,6 +41,7 @@ from shoal.rpc.framing import (
     SERVER_CLOSED,
     encode_call,
     encode_frame,
+    lookup_host,
 )
 
 __all__ = [
@@ -297,7 +298,9 @@ class BlockingChannel:
         assert endpoint.host is not None and endpoint.port is not None
         timeout = None if expires is None else max(0.001, expires - time.monotonic())
         try:
-            sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+            # (typeshed wants a str host; create_connection hands it to getaddrinfo as is.)
+            address = (lookup_host(endpoint.host), endpoint.port)
+            sock = socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
         except TimeoutError:
             raise
         except OSError as exc:

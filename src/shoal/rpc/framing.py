@@ -36,6 +36,14 @@ SERVER_CLOSED = "the server closed the connection"
 FRAME_OVERHEAD = HEAD_AFTER_LENGTH + CALL_HEAD.size + 255
 
 
+def lookup_host(host: str) -> str | bytes:
+    """`host` as socket.getaddrinfo (and create_connection) should get it: an ASCII name as
+    bytes. Given a str, CPython first encodes it with the `idna` codec, and that codec's first
+    use imports `re`, `stringprep` and `unicodedata`: ~13 ms of a quick command, ~1.5 ms once
+    `re` is loaded. An ASCII name is the same bytes either way; anything else still needs it."""
+    return host.encode("ascii") if host.isascii() else host
+
+
 def encode_frame(kind: int, call_id: int, body: bytes = b"") -> bytes:
     """One frame, ready to write."""
     return HEAD.pack(len(body) + HEAD_AFTER_LENGTH, kind, call_id) + body

@@ -16,6 +16,7 @@ from shoal.config.properties import load_file
 from shoal.config.site import find_site
 from shoal.errors import SiteError
 from shoal.rpc import admin_pb2
+from shoal.rpc.framing import lookup_host
 
 # ------------------------------------------------------------------------------ properties
 
@@ -239,3 +240,13 @@ def test_the_entry_point_loads_neither_click_nor_protobuf() -> None:
     loaded = set(found.stdout.split())
     heavy = {"click", "google.protobuf", "asyncio", "typing", "dataclasses", "pathlib", "socket"}
     assert loaded & heavy == set()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "Host.Example"])
+def test_an_ascii_host_is_looked_up_without_the_idna_codec(host: str) -> None:
+    # Given as str, getaddrinfo would encode it with `idna` (importing `re` and unicodedata).
+    assert lookup_host(host) == host.encode("ascii")
+
+
+def test_a_non_ascii_host_is_left_to_the_idna_codec() -> None:
+    assert lookup_host("bücher.example") == "bücher.example"
