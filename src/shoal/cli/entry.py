@@ -18,6 +18,8 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import NoReturn
 
 
@@ -52,8 +54,14 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def main(launcher_prefix: str | None = None) -> NoReturn:
-    """The console-script entry point, and the site launchers' (bin/shoal)."""
+def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> NoReturn:
+    """The console-script entry point, and the site launchers' (bin/shoal).
+
+    `site_deferred`: the launcher started Python with -S (see shoal.cli.init): Python's `site`
+    set-up runs only when something beyond the standard library and Shoal is needed.
+    """
+    if site_deferred and sys.flags.no_site:
+        sys.meta_path.append(SiteOnFirstMiss)
     program = sys.argv[0]
     args = shortcut_arguments(program, sys.argv[1:])
     from shoal.cli.quick import answer
@@ -63,11 +71,45 @@ def main(launcher_prefix: str | None = None) -> NoReturn:
     except KeyboardInterrupt:  # Ctrl-C: the user knows; quiet, as the full command
         code = 130
     except Exception as error:  # told as the full command tells it (shoal.cli.main)
+        SiteOnFirstMiss.set_up()
         from shoal.cli.main import report
 
         code = report(error, debug=False)
     if code is None:
+        SiteOnFirstMiss.set_up()
         from shoal.cli.main import run
 
         code = run(launcher_prefix=launcher_prefix)
     exit_now(code)
+
+
+class SiteOnFirstMiss:
+    """Python's `site` set-up (site-packages, their .pth files, a virtual environment's
+    sys.prefix), put off for a launcher that starts Python with -S: ~6 ms of a quick command,
+    which needs only the standard library and Shoal (its launcher adds Shoal's directory).
+
+    On sys.meta_path, last: the first import no other finder finds runs the set-up, then is
+    looked up again. The full command runs it first thing (`set_up`), whatever it imports.
+    """
+
+    @classmethod
+    def set_up(cls) -> None:
+        """Run the set-up now, unless it has run (or Python ran it at start)."""
+        if cls not in sys.meta_path:
+            return
+        sys.meta_path.remove(cls)
+        import site
+
+        site.main()
+
+    @classmethod
+    def find_spec(
+        cls, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        cls.set_up()
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)  # (a legacy finder may have none)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                return spec  # type: ignore[no-any-return]
+        return None

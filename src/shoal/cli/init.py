@@ -11,16 +11,21 @@ from pathlib import Path
 
 import click
 
+import shoal
 from shoal.errors import ShoalError
 
 LAUNCHER = """\
-#!{python}
+#!{python} -S
 # Shoal launcher for the site at {prefix}.
 # Link or copy it under another name to get a shortcut: shoal-admin runs `shoal admin`,
 # shoal-admin-ice runs `shoal admin ice` (an init.d script can be such a copy).
+# (-S: Python sets up site-packages only when the command needs more than Shoal itself.)
+import sys
+
+sys.path.append({shoal_path!r})
 from shoal.cli.entry import main
 
-main(launcher_prefix={prefix!r})
+main(launcher_prefix={prefix!r}, site_deferred=True)
 """
 
 VAR_DIRECTORIES = ("var/log", "var/registry", "var/master")
@@ -43,7 +48,12 @@ def write_launcher(prefix: Path) -> Path:
     """Write bin/shoal: runs this Python's shoal on the site, wherever it is linked or copied."""
     launcher = prefix / "bin" / "shoal"
     launcher.parent.mkdir(parents=True, exist_ok=True)
-    launcher.write_text(LAUNCHER.format(python=sys.executable, prefix=str(prefix)))
+    # The directory Shoal is imported from (site-packages, or a source tree): the launcher
+    # finds it there before Python's site set-up has run.
+    shoal_path = os.path.dirname(os.path.dirname(os.path.abspath(shoal.__file__)))
+    launcher.write_text(
+        LAUNCHER.format(python=sys.executable, prefix=str(prefix), shoal_path=shoal_path)
+    )
     mode = launcher.stat().st_mode
     launcher.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return launcher

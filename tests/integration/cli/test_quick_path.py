@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 from gridsupport import marked_processes, poll_until
 
@@ -62,6 +63,37 @@ def test_remove_and_stop_answer_without_the_command_tree(site: Site) -> None:
     )
     assert not _imported(stopped) & _FULL_COMMAND_MODULES
     assert not os.path.exists(f"/proc/{master}") or _zombie(master)
+    assert marked_processes(site.marker) == []
+
+
+def test_the_site_launcher_answers_before_pythons_site_set_up(site: Site) -> None:
+    # bin/shoal starts Python with -S: the quick path runs without site-packages' set-up; a
+    # command it leaves to the full CLI gets the set-up first (shoal.cli.entry.SiteOnFirstMiss).
+    launcher = site.prefix / "bin" / "shoal"
+    assert launcher.read_text().startswith(f"#!{sys.executable} -S\n")
+    descriptor = site.descriptor("one.xml", sleeper("A"))
+    assert site.shoal("admin", "start", str(descriptor), "--wait", "60").returncode == 0
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOAL")}
+        environment["PYTHONPROFILEIMPORTTIME"] = "1"
+        return subprocess.run(
+            [str(launcher), *args],
+            cwd=site.prefix,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = run("admin", "ice", "server", "list")
+    assert (listed.returncode, listed.stdout) == (0, "A\n"), listed.stderr
+    assert {"site", "click"} <= _imported(listed)
+    stopped = run("admin", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.endswith("the grid is stopped\n")
+    assert not _imported(stopped) & (_FULL_COMMAND_MODULES | {"site"})
     assert marked_processes(site.marker) == []
 
 
