@@ -315,6 +315,11 @@ class RunningProcess:
         """The exit, once reaped. Cancelling a waiter does not disturb the others."""
         return await asyncio.shield(self._exited)
 
+    def when_exited(self, callback: Callable[[Exit], None]) -> None:
+        """Call `callback` with the Exit once the process is reaped (at once if it is): what
+        `wait` gives, without a task to await it (a stop of 50 servers makes 50 of those)."""
+        self._exited.add_done_callback(lambda exited: callback(exited.result()))
+
     def __repr__(self) -> str:
         state = self.exit.reason if self.exit else "running"
         return f"<RunningProcess {self.server_id} pid={self.pid} {state}>"

@@ -346,7 +346,11 @@ async def _all_asked_then_awaited(
     """Make every request first (each `stopping`/`destroying` call sends its SIGTERM as it is
     made, its reports come later: see shoal.node.supervisor), so that all the servers are
     signalled in one go, then wait for them all. A request that fails (a signal refused) does
-    not spare the servers after it: the first failure is raised once all the others are done."""
+    not spare the servers after it: the first failure is raised once all the others are done.
+
+    The waits are awaited one after the other, not gathered: they only wait (the servers
+    stop meanwhile all the same), and by the time the first is done most others are, so one
+    coroutine does it without a task per server."""
     waits: list[Coroutine[None, None, None]] = []
     failure: Exception | None = None
     for server in servers:
@@ -354,7 +358,13 @@ async def _all_asked_then_awaited(
             waits.append(ask(server))
         except Exception as error:
             failure = failure or error
-    await asyncio.gather(*waits)
+    pending = iter(waits)
+    try:
+        for wait in pending:
+            await wait
+    finally:
+        for wait in pending:  # cancelled: these were never started
+            wait.close()
     if failure is not None:
         raise failure
 

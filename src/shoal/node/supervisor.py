@@ -548,16 +548,18 @@ class Supervisor:
         self._keep(self._readiness_task)
 
     def _watch(self, process: RunningProcess) -> None:
-        async def wait_exit() -> None:
-            ended = await process.wait()
-            if self._readiness_task is not None:
-                self._readiness_task.cancel()
-                self._readiness_task = None
-            if self._process is process:
-                self._process = None
-            self._feed(lc.Exited(_machine_exit(ended, self._loop.time())))
+        def exited(ended: ProcessExit) -> None:
+            try:
+                if self._readiness_task is not None:
+                    self._readiness_task.cancel()
+                    self._readiness_task = None
+                if self._process is process:
+                    self._process = None
+                self._feed(lc.Exited(_machine_exit(ended, self._loop.time())))
+            except Exception:  # a bug: the server must not look alive forever unnoticed
+                _log.exception("server %s: taking its exit failed", self.server_id)
 
-        self._keep(self._loop.create_task(wait_exit(), name=f"watch {self.server_id}"))
+        process.when_exited(exited)
 
     async def _wait_until(self, condition: Callable[[], bool]) -> None:
         while not condition():

@@ -239,6 +239,7 @@ class Watchdog:
         self._process: subprocess.Popen[bytes] | None = None
         self._failing = False  # a (re)start failed and was logged: do not log every retry
         self._closed = False
+        self._untracked: list[str] = []  # `-PGID` lines to tell at the end of the loop's turn
 
     @property
     def pid(self) -> int | None:
@@ -268,13 +269,33 @@ class Watchdog:
 
     def track(self, pgid: int, start_time: int) -> None:
         """A server's process group was created (its leader's /proc/PID/stat field 22)."""
+        self._tell_untracked()  # first: the same id may come back at once
         self._groups[pgid] = start_time
         self._event(f"+{pgid} {start_time}\n".encode())
 
     def untrack(self, pgid: int) -> None:
-        """That server was reaped: its group id may be reused from now on."""
-        if self._groups.pop(pgid, None) is not None:
-            self._event(f"-{pgid}\n".encode())
+        """That server was reaped: its group id may be reused from now on.
+
+        Told at the end of the event loop's turn, with the others of that turn in one write: a
+        stop of 50 servers wakes the watchdog once, not 50 times (each wake-up costs the node
+        ~25 µs). Meanwhile the group's leader start time keeps a reused id safe from it
+        (`_still_ours`). Without a running loop, told at once."""
+        if self._groups.pop(pgid, None) is None:
+            return
+        self._untracked.append(f"-{pgid}\n")
+        if len(self._untracked) > 1:
+            return  # a write is due already
+        import asyncio  # (loaded by the node; not by the watchdog's own process)
+
+        try:
+            asyncio.get_running_loop().call_soon(self._tell_untracked)
+        except RuntimeError:
+            self._tell_untracked()
+
+    def _tell_untracked(self) -> None:
+        lines, self._untracked = self._untracked, []
+        if lines:
+            self._event("".join(lines).encode())
 
     def close(self, *, kill: bool = False) -> None:
         """The node is exiting: stop the watchdog and wait for it.
@@ -286,10 +307,12 @@ class Watchdog:
         if self._closed:
             return
         self._closed = True
+        untracked, self._untracked = self._untracked, []
         process, self._process = self._process, None
         if process is None:
             return
-        if not kill and not self._send(b"exit\n", process):
+        farewell = "".join(untracked).encode() + b"exit\n"
+        if not kill and not self._send(farewell, process):
             # Stuck or dead: it must die without reading an EOF it would take for the node's death.
             process.kill()
         self._discard(process, timeout=self.grace + 5.0)

@@ -313,6 +313,57 @@ def test_close_with_kill_is_the_nodes_death(
     assert untracked.all_alive()
 
 
+@pytest.mark.asyncio
+async def test_untracks_of_one_loop_turn_are_told_at_its_end(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    tracked, untracked = group(), [group(), group()]
+    guard = watchdog()
+    for server in (tracked, *untracked):
+        guard.track(server.pgid, server.start_time)
+    for server in untracked:
+        guard.untrack(server.pgid)
+    assert guard.tracked == {tracked.pgid: tracked.start_time}
+    await asyncio.sleep(0)  # the end of this turn: the lines are written
+
+    # The pipe closed as if the node died: only the group still tracked is stopped.
+    guard.close(kill=True)
+
+    assert tracked.reap() == -signal.SIGTERM
+    assert all(server.all_alive() for server in untracked)
+
+
+@pytest.mark.asyncio
+async def test_a_group_id_tracked_again_in_the_same_turn_stays_tracked(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    server = group()
+    guard = watchdog()
+    guard.track(server.pgid, server.start_time)
+    guard.untrack(server.pgid)  # told at the end of the turn...
+    guard.track(server.pgid, server.start_time)  # ...unless a new group takes the id first
+    await asyncio.sleep(0)
+
+    guard.close(kill=True)
+
+    assert server.reap() == -signal.SIGTERM
+
+
+@pytest.mark.asyncio
+async def test_close_tells_pending_untracks_before_exit(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    server = group()
+    guard = watchdog()
+    guard.track(server.pgid, server.start_time)
+    guard.untrack(server.pgid)
+
+    guard.close()  # in the same turn: the watchdog exits, killing nothing
+
+    assert guard.pid is None
+    assert server.all_alive()
+
+
 def test_it_runs_in_its_own_session_and_ignores_stray_signals(
     watchdog: Callable[..., Watchdog],
 ) -> None:
