@@ -297,6 +297,12 @@ class _Daemon:
                 on_shutdown=lambda: self.request_stop("Shutdown requested by the registry"),
             )
             server.add_service(_NODE_SERVICE, service)
+
+            async def stop_servers() -> None:
+                await service.stop_all()
+                if not activator.running:  # its exit overlaps the session's and registry's close
+                    watchdog.release()
+
             await server.start()
             published = tuple(
                 replace(e, host=os.uname().nodename) if e.host == ANY_HOST else e for e in bound
@@ -338,7 +344,7 @@ class _Daemon:
             )
             session.start()
             cleanup.push_async_callback(self._close_session, session)
-            cleanup.push_async_callback(service.stop_all)  # first: servers before the session
+            cleanup.push_async_callback(stop_servers)  # first: servers before the session
 
             await first_of(session.registered.wait(), session.failed.wait(), self.stop.wait())
             if session.error is not None:

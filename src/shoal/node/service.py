@@ -350,7 +350,8 @@ async def _all_asked_then_awaited(
 
     The waits are awaited one after the other, not gathered: they only wait (the servers
     stop meanwhile all the same), and by the time the first is done most others are, so one
-    coroutine does it without a task per server."""
+    coroutine does it without a task per server. Each server's reports are published when
+    this returns."""
     waits: list[Coroutine[None, None, None]] = []
     failure: Exception | None = None
     for server in servers:
@@ -365,6 +366,10 @@ async def _all_asked_then_awaited(
     finally:
         for wait in pending:  # cancelled: these were never started
             wait.close()
+    # A wait ends as its server's change is made; the reports of the changes made in that
+    # same turn are published at its end (call_soon): let them out before the caller looks,
+    # as the node's session sends only what it has been given when it closes.
+    await asyncio.sleep(0)
     if failure is not None:
         raise failure
 

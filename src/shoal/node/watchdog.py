@@ -239,6 +239,7 @@ class Watchdog:
         self._process: subprocess.Popen[bytes] | None = None
         self._failing = False  # a (re)start failed and was logged: do not log every retry
         self._closed = False
+        self._released = False  # told to exit: see release()
         self._untracked: list[str] = []  # `-PGID` lines to tell at the end of the loop's turn
 
     @property
@@ -297,25 +298,42 @@ class Watchdog:
         if lines:
             self._event("".join(lines).encode())
 
+    def release(self) -> None:
+        """No server runs any more and the node is exiting: tell the watchdog to exit now,
+        killing nothing, so that its exit overlaps the rest of the node's cleanup; `close`
+        then only reaps it. A server started after all is then `close(kill=True)`'s to stop."""
+        if self._closed or self._released:
+            return
+        self._released = True
+        process = self._process
+        if process is not None and not self._send(self._farewell(), process):
+            process.kill()  # stuck or dead: as in close
+
     def close(self, *, kill: bool = False) -> None:
         """The node is exiting: stop the watchdog and wait for it.
 
         kill=False (a clean exit, the node has stopped its servers): it exits and kills nothing.
         kill=True: the pipe is just closed, as if the node had died: it kills every group still
-        tracked (SIGTERM, SIGKILL after the grace period) before it exits.
+        tracked (SIGTERM, SIGKILL after the grace period) before it exits. Once `release`d, it
+        is exiting already: the node stops those groups itself, the same way.
         """
         if self._closed:
             return
         self._closed = True
-        untracked, self._untracked = self._untracked, []
         process, self._process = self._process, None
+        if kill and self._released and self._groups:
+            kill_groups(dict(self._groups), self.grace)
         if process is None:
             return
-        farewell = "".join(untracked).encode() + b"exit\n"
-        if not kill and not self._send(farewell, process):
+        if not kill and not self._released and not self._send(self._farewell(), process):
             # Stuck or dead: it must die without reading an EOF it would take for the node's death.
             process.kill()
         self._discard(process, timeout=self.grace + 5.0)
+
+    def _farewell(self) -> bytes:
+        """`exit`, after the untracks not yet told (they are moot, but in order)."""
+        untracked, self._untracked = self._untracked, []
+        return "".join(untracked).encode() + b"exit\n"
 
     # ----------------------------------------------------------------- internals
 
@@ -380,7 +398,7 @@ class Watchdog:
         return True
 
     def _event(self, line: bytes) -> None:
-        if self._closed:
+        if self._closed or self._released:  # (released: the groups stay in self._groups)
             return
         if self._process is not None and self._send(line):
             return

@@ -121,6 +121,8 @@ class StatusHub:
         return len(self._watchers)
 
     def server_changed(self, status: common_pb2.ServerStatus) -> None:
+        if not self._watchers:  # the usual case: no copy, no event (a stop of 50 makes 150)
+            return
         copy = common_pb2.ServerStatus()
         copy.CopyFrom(status)  # the caller keeps mutating its own
         self._publish(

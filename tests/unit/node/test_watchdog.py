@@ -364,6 +364,38 @@ async def test_close_tells_pending_untracks_before_exit(
     assert server.all_alive()
 
 
+def test_release_lets_it_exit_before_close(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    server = group()
+    guard = watchdog()
+    guard.track(server.pgid, server.start_time)
+    guard.untrack(server.pgid)  # the node's servers are all stopped
+    pid = guard.pid
+    assert pid is not None
+
+    guard.release()
+
+    until("the watchdog gone", lambda: not is_alive(pid))
+    guard.close()
+    assert guard.pid is None
+    assert server.all_alive()
+
+
+def test_a_group_tracked_after_release_is_stopped_by_close_with_kill(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    guard = watchdog()
+    guard.release()
+    late = group("--grandchild")  # started after all: the exiting watchdog is not told
+    guard.track(late.pgid, late.start_time)
+
+    guard.close(kill=True)
+
+    assert late.reap() == -signal.SIGTERM
+    until("the grandchild gone", late.all_gone)
+
+
 def test_it_runs_in_its_own_session_and_ignores_stray_signals(
     watchdog: Callable[..., Watchdog],
 ) -> None:
