@@ -270,8 +270,11 @@ class AdminServicer:
         return admin_pb2.ServerListReply(servers=self._statuses(wanted))
 
     def _statuses(self, wanted: WatchFilter) -> list[common_pb2.ServerStatus]:
+        """The registry's own status messages, sorted by server id: for a reply's constructor,
+        which copies them (a copy made here too was a second one: ~1 µs per server per call,
+        with `server list` polled every ms while a grid starts)."""
         return [
-            _copy(entry.status)
+            entry.status
             for server_id, entry in sorted(self.state.servers.items())
             if wanted.matches(server_id, entry.description.application, entry.description.node)
         ]
@@ -281,13 +284,13 @@ class AdminServicer:
     ) -> admin_pb2.ServerDescribeReply:
         entry = self._entry(request.server_id)
         return admin_pb2.ServerDescribeReply(
-            description=server_to_pb(entry.description), status=_copy(entry.status)
+            description=server_to_pb(entry.description), status=entry.status
         )
 
     async def ServerState(
         self, request: admin_pb2.ServerStateRequest, context: CallContext
     ) -> admin_pb2.ServerStateReply:
-        return admin_pb2.ServerStateReply(status=_copy(self._entry(request.server_id).status))
+        return admin_pb2.ServerStateReply(status=self._entry(request.server_id).status)
 
     async def ServerStart(
         self, request: admin_pb2.ServerStartRequest, context: CallContext
@@ -302,7 +305,7 @@ class AdminServicer:
         session = self._session(entry.description.node)
         wait = (entry.description.activation_timeout or DEFAULT_WAIT) + _MARGIN
         await self.sync.record_answer(entry, session.link.start_server(request.server_id, wait))
-        return admin_pb2.ServerStartReply(status=_copy(entry.status))
+        return admin_pb2.ServerStartReply(status=entry.status)
 
     async def ServerStop(
         self, request: admin_pb2.ServerStopRequest, context: CallContext
@@ -311,7 +314,7 @@ class AdminServicer:
         session = self._session(entry.description.node)
         wait = (entry.description.deactivation_timeout or DEFAULT_WAIT) + _MARGIN
         await self.sync.record_answer(entry, session.link.stop_server(request.server_id, wait))
-        return admin_pb2.ServerStopReply(status=_copy(entry.status))
+        return admin_pb2.ServerStopReply(status=entry.status)
 
     async def _set_enabled(self, server_id: str, enabled: bool) -> common_pb2.ServerStatus:
         entry = self._entry(server_id)
