@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from shoal.cli.quick_start import HeadStart
     from shoal.config.site import Site
 
 
@@ -16,6 +17,8 @@ class CliContext:
     program: str = "shoal"
     launcher_prefix: Path | None = None
     debug: bool = False
+    #: The master `admin start`'s quick path spawned (shoal.cli.quick_start), for it to adopt.
+    head_start: HeadStart | None = None
 
     def site(self) -> Site:
         """The site this invocation works on (SHOAL_HOME, the launcher's real path, the cwd)."""

@@ -2,7 +2,8 @@
 
 It loads nothing of the command tree itself: a launcher's name becomes words, the quick path
 (shoal.cli.quick) answers `admin stop` and `admin ice application remove` when it can, and
-every other command loads click and runs through shoal.cli.main.
+every other command loads click and runs through shoal.cli.main; for `admin start`, the master
+is spawned first (shoal.cli.quick_start) and the full command adopts it.
 
 A launcher named `shoal-admin` runs `shoal admin ...`, `shoal-admin-ice` runs `shoal admin ice ...`:
 the program name is split on hyphens and the later parts are prepended to the arguments.
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
     from typing import NoReturn
+
+    from shoal.cli.quick_start import HeadStart
 
 
 def shortcut_arguments(program: str, args: Sequence[str]) -> list[str]:
@@ -66,8 +69,13 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
     args = shortcut_arguments(program, sys.argv[1:])
     from shoal.cli.quick import answer
 
+    head: HeadStart | None = None
     try:
         code = answer(program, args, launcher_prefix)
+        if code is None:
+            from shoal.cli.quick_start import head_start
+
+            head = head_start(program, args, launcher_prefix)
     except KeyboardInterrupt:  # Ctrl-C: the user knows; quiet, as the full command
         code = 130
     except Exception as error:  # told as the full command tells it (shoal.cli.main)
@@ -79,7 +87,13 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
         SiteOnFirstMiss.set_up()
         from shoal.cli.main import run
 
-        code = run(launcher_prefix=launcher_prefix)
+        try:
+            code = run(launcher_prefix=launcher_prefix, head_start=head)
+        finally:
+            if head is not None and not head.claimed:  # it failed before start_grid ran
+                from shoal.cli.start import call_off_head_start
+
+                call_off_head_start(head)
     exit_now(code)
 
 

@@ -100,8 +100,18 @@ class Grid:
         return self.starting_pid() is not None or self.master_pid() is not None
 
     @contextlib.contextmanager
-    def starting(self) -> Iterator[None]:
-        """Hold the start lock (one `admin start` at a time) for the `with` block."""
+    def starting(self, *, taken: bool = False) -> Iterator[None]:
+        """Hold the start lock (one `admin start` at a time) for the `with` block; `taken`:
+        this process holds it already (shoal.cli.quick_start took it, then spawned the master)."""
+        if not taken:
+            self._take_start_lock()
+        try:
+            yield
+        finally:
+            if self.starting_pid() == os.getpid():
+                self.start_lock.unlink(missing_ok=True)
+
+    def _take_start_lock(self) -> None:
         self.start_lock.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):  # a second try after removing a dead start's lock
             try:
@@ -118,11 +128,6 @@ class Grid:
             with os.fdopen(fd, "w") as lock:
                 lock.write(f"{os.getpid()}\n")
             break
-        try:
-            yield
-        finally:
-            if self.starting_pid() == os.getpid():
-                self.start_lock.unlink(missing_ok=True)
 
 
 def local_pid(info: admin_pb2.RegistryInfo | None) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -18,6 +18,9 @@ from shoal.cli.entry import exit_now, shortcut_arguments
 from shoal.cli.exits import EXIT_FAILURE, EXIT_USAGE, exit_code_for
 from shoal.cli.lazy import LazyCommand, LazyGroup
 from shoal.errors import ShoalError
+
+if TYPE_CHECKING:
+    from shoal.cli.quick_start import HeadStart
 
 #: The top-level commands, imported when they run: `shoal --help` loads none of them.
 COMMANDS = {
@@ -45,11 +48,17 @@ def shoal(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(CliContext).debug = debug
 
 
-def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None) -> int:
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    launcher_prefix: str | None = None,
+    head_start: HeadStart | None = None,
+) -> int:
     """Entry point of `shoal` and of site launchers; returns the process exit code.
 
     `launcher_prefix` is the site a launcher was made for: the fallback when the launcher was
-    copied elsewhere (e.g. into /etc/init.d) and SHOAL_HOME is not set.
+    copied elsewhere (e.g. into /etc/init.d) and SHOAL_HOME is not set. `head_start`: the
+    master the entry point spawned for `admin start` (shoal.cli.quick_start).
     """
     program = sys.argv[0] if argv is None else argv[0]
     args = shortcut_arguments(program, sys.argv[1:] if argv is None else argv[1:])
@@ -58,6 +67,7 @@ def run(argv: Sequence[str] | None = None, *, launcher_prefix: str | None = None
         program=program,
         launcher_prefix=Path(launcher_prefix) if launcher_prefix else None,
         debug=debug,
+        head_start=head_start,
     )
     try:
         result = shoal.main(args=args, prog_name="shoal", obj=context, standalone_mode=False)

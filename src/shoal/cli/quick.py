@@ -18,7 +18,8 @@ It answers only what it can answer exactly as the full command would:
 For anything else `answer` returns None before it sends anything, and the full command runs
 (the same answer, slower). Errors after the call was sent (an error reply, a lost connection,
 a master that does not exit in time) are built and told by the full CLI's own code, imported
-then: there is one wording of each.
+then: there is one wording of each. Its readers of the site and the master's files serve
+`admin start`'s head start too (shoal.cli.quick_start).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def answer(program: str, args: list[str], launcher_prefix: str | None) -> int | 
             pass
         case _:
             return None
-    prefix = _site(program, launcher_prefix)
+    prefix = plain_site(program, launcher_prefix)
     if prefix is None:
         return None
     return _stop(prefix) if application is None else _remove(prefix, application)
@@ -77,7 +78,7 @@ def answer(program: str, args: list[str], launcher_prefix: str | None) -> int | 
 
 def _remove(prefix: str, application: str) -> int | None:
     """The console's `application remove NAME`: quiet when done."""
-    endpoint = _registry(_internal(prefix))
+    endpoint = registry_endpoint(plain_internal(prefix))
     connection = None if endpoint is None else _connect(endpoint)
     if connection is None:
         return None
@@ -92,15 +93,14 @@ def _remove(prefix: str, application: str) -> int | None:
 
 def _stop(prefix: str) -> int | None:
     """shoal.cli.stop.stop_grid for a running grid whose master runs on this host."""
-    internal = _internal(prefix)
-    endpoint = _registry(internal)
-    files = _master_files(prefix, internal)
+    internal = plain_internal(prefix)
+    endpoint = registry_endpoint(internal)
+    files = master_files(prefix, internal)
     if endpoint is None or endpoint[0] not in _LOOPBACK or files is None:
         return None
-    pidfile, start_lock = files
-    if os.path.lexists(start_lock):
+    if os.path.lexists(files.start_lock):
         return None  # a grid coming up: the full command waits for it first
-    pid = _live_shoal_pid(pidfile)
+    pid = _live_shoal_pid(files.pidfile)
     if pid is None:
         return None  # not running, or a master whose registry may not answer: told there
     connection = _connect(endpoint)
@@ -152,7 +152,7 @@ def _say(line: str, *, error: bool = False) -> None:
 # ---------------------------------------------------------------------------- site, config
 
 
-def _site(program: str, launcher_prefix: str | None) -> str | None:
+def plain_site(program: str, launcher_prefix: str | None) -> str | None:
     """find_site's answer, or None where it would search PATH (a launcher is run by its path)."""
     cwd = os.getcwd()
     home = os.environ.get("SHOAL_HOME")
@@ -228,13 +228,13 @@ def plain_properties(path: str) -> dict[str, str] | None:
     return properties
 
 
-def _internal(prefix: str) -> dict[str, str] | None:
+def plain_internal(prefix: str) -> dict[str, str] | None:
     """etc/internal.cfg when plain (read once: `stop` needs it for both the registry and the
     master's files)."""
     return plain_properties(os.path.join(prefix, "etc", "internal.cfg"))
 
 
-def _registry(properties: dict[str, str] | None) -> tuple[str, int] | None:
+def registry_endpoint(properties: dict[str, str] | None) -> tuple[str, int] | None:
     """The registry's (host, port) from a plain etc/internal.cfg."""
     if properties is None or set(properties) != {"Ice.Default.Locator"}:
         return None
@@ -259,16 +259,37 @@ def plain_tcp_endpoint(proxy: str) -> tuple[str, int] | None:
     return host, port
 
 
-def _master_files(prefix: str, internal: dict[str, str] | None) -> tuple[str, str] | None:
-    """The master's pidfile and start lock (shoal.cli.daemon.NodeFiles, shoal.cli.grid.Grid)
-    from plain etc/internal.cfg + etc/master.cfg."""
+class MasterFiles:
+    """The master's files, as shoal.cli.daemon.NodeFiles and shoal.cli.grid.Grid name them
+    (a plain class: dataclasses would cost this path ~10 ms)."""
+
+    __slots__ = ("pidfile", "start_lock", "stderr", "stdout")
+
+    def __init__(self, pidfile: str, start_lock: str, stdout: str, stderr: str) -> None:
+        self.pidfile = pidfile
+        self.start_lock = start_lock
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def master_files(prefix: str, internal: dict[str, str] | None) -> MasterFiles | None:
+    """The master's files from plain etc/internal.cfg + etc/master.cfg."""
     node = plain_properties(os.path.join(prefix, "etc", f"{_MASTER}.cfg"))
     if internal is None or node is None:
         return None
     properties = {**internal, **node}
-    data_dir = os.path.join(prefix, properties.get("IceGrid.Node.Data", f"var/{_MASTER}"))
+
+    def path(key: str, default: str) -> str:  # Properties.get_path: relative to the site
+        return os.path.join(prefix, properties.get(key, default))
+
+    data_dir = path("IceGrid.Node.Data", f"var/{_MASTER}")
     name = properties.get("IceGrid.Node.Name", _MASTER)
-    return os.path.join(data_dir, f"{name}.pid"), os.path.join(data_dir, f"{name}.starting")
+    return MasterFiles(
+        pidfile=os.path.join(data_dir, f"{name}.pid"),
+        start_lock=os.path.join(data_dir, f"{name}.starting"),
+        stdout=path("Ice.StdOut", f"var/log/{_MASTER}.out"),
+        stderr=path("Ice.StdErr", f"var/log/{_MASTER}.err"),
+    )
 
 
 def _live_shoal_pid(pidfile: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from shoal.cli.daemon import (
     child_exit_status,
     exit_status_text,
     live_pid,
+    read_pidfile,
     release,
     spawn_node,
     wait_for_exit,
@@ -33,6 +35,7 @@ from shoal.errors import ShoalError, TimedOutError
 
 if TYPE_CHECKING:  # protobuf (~30 ms) loads once the master is spawned: see start_grid
     from shoal.cli.client import AdminClient
+    from shoal.cli.quick_start import HeadStart
     from shoal.cli.readiness import Readiness
     from shoal.rpc import admin_pb2, common_pb2
 
@@ -69,6 +72,34 @@ def _call_off(spawned: Spawned) -> None:
     os.close(spawned.ready_fd)
     if wait_for_exit(spawned.pid, _CALL_OFF_SECONDS):
         child_exit_status(spawned.pid)
+
+
+def _adopt(grid: Grid, head: HeadStart, foreground: bool) -> Spawned | None:
+    """The master the quick path spawned (shoal.cli.quick_start), if it is the one this command
+    would spawn, with the start lock taken for it; else it is called off (None)."""
+    files = head.files
+    same = (
+        not foreground
+        and Path(head.prefix) == grid.site.prefix
+        and Path(files.pidfile) == grid.master.pidfile
+        and Path(files.start_lock) == grid.start_lock
+        and Path(files.stdout) == grid.master.stdout
+        and Path(files.stderr) == grid.master.stderr
+    )
+    if same:
+        head.claimed = True
+        return Spawned(pid=head.pid, ready_fd=head.ready_fd, hold_fd=head.hold_fd)
+    call_off_head_start(head)
+    return None
+
+
+def call_off_head_start(head: HeadStart) -> None:
+    """A master the quick path spawned that this command does not adopt: it exits having done
+    nothing, and the start lock taken for it goes."""
+    head.claimed = True
+    _call_off(Spawned(pid=head.pid, ready_fd=head.ready_fd, hold_fd=head.hold_fd))
+    if read_pidfile(Path(head.files.start_lock)) == os.getpid():
+        Path(head.files.start_lock).unlink(missing_ok=True)
 
 
 def _with_grid_left_running(error: ShoalError, pid: int) -> ShoalError:
@@ -162,17 +193,26 @@ def start_grid(
     context: CliContext, words: tuple[str, ...], wait: float | None, foreground: bool
 ) -> int:
     """Start the grid; return the exit code (0, or the foreground master's own)."""
-    grid = Grid.load(context)
+    head, context.head_start = context.head_start, None
+    try:
+        grid = Grid.load(context)
+    except BaseException:
+        if head is not None:
+            call_off_head_start(head)
+        raise
     site = grid.site
+    # The master the quick path spawned, with the start lock taken and the checks below made.
+    adopted = _adopt(grid, head, foreground) if head is not None else None
     # The client is made once the master is on its way, and closed when all is done.
     with contextlib.ExitStack() as closing:
         # The lock tells `waitup` and `stop` that a grid is coming up; held until deployed.
-        with grid.starting():
-            _refuse_if_running(grid)
+        with grid.starting(taken=adopted is not None):
+            if adopted is None:
+                _refuse_if_running(grid)
             deadline = Deadline(wait)
             # The master loads its code while this process checks the descriptor and loads
             # the client, all at once; held, it starts nothing before the descriptor is valid.
-            spawned = spawn_node(site, grid.master, detached=not foreground, hold=True)
+            spawned = adopted or spawn_node(site, grid.master, detached=not foreground, hold=True)
             try:
                 # What builds and watches the deploy (protobuf, ~30 ms) loads as the master
                 # starts; a failure here calls the held master off like a refused descriptor.

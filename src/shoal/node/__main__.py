@@ -5,7 +5,19 @@ while the code loads.
 """
 
 import gc
+import importlib
 import sys
+
+#: What a held node loads before it waits: `admin start` holds the master while it checks the
+#: descriptor (shoal.cli.daemon.spawn_node), then deploys at once. Loaded here, in parallel
+#: with the CLI, rather than once let go: the registry the master runs, and the XML engine of
+#: that first deploy (shoal.registry.deploy.build_application, lazy otherwise).
+HELD_PRELOAD = ("shoal.registry.service", "shoal.descriptor.parser", "shoal.descriptor.writer")
+
+
+def _held(argv: list[str]) -> bool:
+    return any(word.partition("=")[0] == "--hold-fd" for word in argv)
+
 
 if __name__ == "__main__":
     # Loading the daemon's code makes ~40k objects and next to no garbage: the ~50 collections
@@ -18,6 +30,10 @@ if __name__ == "__main__":
     import_asyncio_without_ssl()
 
     from shoal.node.daemon import main
+
+    if _held(sys.argv[1:]):
+        for name in HELD_PRELOAD:
+            importlib.import_module(name)
 
     gc.freeze()
     gc.enable()

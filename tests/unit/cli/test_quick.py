@@ -114,7 +114,7 @@ def _both(
 ) -> tuple[str | None, str | None]:
     """(the quick path's site, find_site's) for the same invocation."""
     monkeypatch.chdir(cwd)
-    quick_answer = quick._site(program, prefix)
+    quick_answer = quick.plain_site(program, prefix)
     try:
         full = str(
             find_site(
@@ -154,7 +154,7 @@ def test_what_needs_a_path_search_goes_to_the_full_command(
 ) -> None:
     monkeypatch.delenv("SHOAL_HOME", raising=False)
     monkeypatch.chdir(_site(tmp_path / "one"))
-    assert quick._site("shoal", None) is None
+    assert quick.plain_site("shoal", None) is None
 
 
 # -------------------------------------------------------------------------------- protobuf
@@ -250,3 +250,35 @@ def test_an_ascii_host_is_looked_up_without_the_idna_codec(host: str) -> None:
 
 def test_a_non_ascii_host_is_left_to_the_idna_codec() -> None:
     assert lookup_host("bücher.example") == "bücher.example"
+
+
+# ------------------------------------------------------------------------- master's files
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "",
+        "IceGrid.Node.Data=var/elsewhere\nIce.StdOut=log/m.out\nIce.StdErr=/tmp/abs/m.err\n",
+        "IceGrid.Node.Data=/srv/grid/data/\nIceGrid.Node.Name=main.node\n",
+        "IceGrid.Node.Name=\nIce.StdOut=./var//log/x.out\n",
+    ],
+)
+def test_the_masters_files_are_where_the_full_command_puts_them(
+    tmp_path: Path, settings: str
+) -> None:
+    from shoal.cli.daemon import NodeFiles
+    from shoal.config.site import Site
+
+    prefix = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "shoal", "init", str(prefix)], check=True, capture_output=True
+    )
+    master_cfg = prefix / "etc" / "master.cfg"
+    master_cfg.write_text(master_cfg.read_text() + settings)
+    files = quick.master_files(str(prefix), quick.plain_internal(str(prefix)))
+    full = NodeFiles.load(Site(prefix), "master")
+    assert files is not None
+    assert Path(files.pidfile) == full.pidfile
+    assert Path(files.start_lock) == full.pidfile.with_suffix(".starting")  # Grid.start_lock
+    assert (Path(files.stdout), Path(files.stderr)) == (full.stdout, full.stderr)

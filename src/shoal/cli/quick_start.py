@@ -1,0 +1,171 @@
+"""`shoal admin start`'s head start: the master spawned, held, before click and protobuf load.
+
+The master's own start (~0.2 s, mostly loading its code) is the longest step of `admin start`,
+and the full command spawns it only once click and its own modules are loaded (~80 ms in). For
+a plain site with nothing running, `head_start` does first what shoal.cli.start.start_grid does
+first, with built-in modules only: take the start lock, see that no master has a pidfile and
+nothing listens at the registry's address, spawn the master held (shoal.cli.daemon.spawn_node's
+argv, environment and files). The full command then runs as ever and adopts that master
+(shoal.cli.start) instead of spawning one; held, the master does nothing before the full
+command has checked the descriptor, and leaves having done nothing if it is refused.
+
+`--wait` changes nothing here (click checks its value: a bad one is a usage error, and the
+held master is called off as for any failure before start_grid adopts it). Anything else goes
+to the full command untouched (`head_start` returns None having left nothing behind): other
+options (`--foreground`, `--help`...), a site or config that is not plain (the rules of
+shoal.cli.quick), a start lock or a master pidfile already there (a start in progress, a
+running grid, a stale file: the full command tells which), something listening at the
+registry's address, a spawn that fails.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import sys
+
+from shoal.cli.quick import (
+    MasterFiles,
+    master_files,
+    plain_internal,
+    plain_site,
+    registry_endpoint,
+)
+from shoal.rpc.framing import lookup_host
+
+#: shoal.config.site.MASTER_NODE
+_MASTER = "master"
+#: How long the registry's address may take to refuse a connection (shoal.cli.grid.PROBE_SECONDS).
+_PROBE_SECONDS = 3.0
+
+
+class HeadStart:
+    """A master spawned held, and the start lock taken for it, for `admin start` to adopt
+    (shoal.cli.start); one that is not adopted is called off (shoal.cli.entry)."""
+
+    __slots__ = ("claimed", "files", "hold_fd", "pid", "prefix", "ready_fd")
+
+    def __init__(
+        self, prefix: str, files: MasterFiles, pid: int, ready_fd: int, hold_fd: int
+    ) -> None:
+        self.prefix = prefix
+        self.files = files
+        self.pid = pid
+        self.ready_fd = ready_fd  # the read end of its ready pipe
+        self.hold_fd = hold_fd  # the write end of its hold pipe
+        self.claimed = False  # start_grid adopted it, or called it off
+
+
+def head_start(program: str, args: list[str], launcher_prefix: str | None) -> HeadStart | None:
+    """The master spawned for `admin start [--wait SECONDS] [WORDS...]`, or None (nothing
+    was done)."""
+    match args:
+        case ["admin", "start", *words] if _plain_start(words):
+            pass
+        case _:
+            return None
+    prefix = plain_site(program, launcher_prefix)
+    if prefix is None:
+        return None
+    internal = plain_internal(prefix)
+    endpoint = registry_endpoint(internal)
+    files = master_files(prefix, internal)
+    if endpoint is None or files is None or os.path.lexists(files.pidfile):
+        return None
+    if not _take_start_lock(files.start_lock):
+        return None
+    spawned = None
+    try:
+        if not _listens(endpoint):
+            spawned = _spawn_held_master(prefix, files)
+    except OSError:  # the full command meets it again, and tells it its way
+        pass
+    finally:
+        if spawned is None:  # the full command takes the lock itself
+            os.unlink(files.start_lock)
+    return None if spawned is None else HeadStart(prefix, files, *spawned)
+
+
+def _plain_start(words: list[str]) -> bool:
+    """Words, and `--wait SECONDS` or `--wait=SECONDS`: a start that spawns the master detached."""
+    options = iter(words)
+    for word in options:
+        if word == "--wait":
+            next(options, None)  # its value, whatever it looks like: click checks it
+        elif word[:1] == "-" and not word.startswith("--wait="):
+            return False
+    return True
+
+
+def _take_start_lock(path: str) -> bool:
+    """shoal.cli.grid.Grid.starting's lock, created only where there is none."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError:  # one there already (its owner may live or not), or no way to make it
+        return False
+    with open(fd, "w") as lock:
+        lock.write(f"{os.getpid()}\n")
+    return True
+
+
+def _listens(endpoint: tuple[str, int]) -> bool:
+    """shoal.cli.grid.port_open: does anything accept connections at the registry's address?"""
+    host, port = endpoint
+    try:
+        addresses = _socket.getaddrinfo(lookup_host(host), port, 0, _socket.SOCK_STREAM)
+    except OSError:
+        return False
+    for family, kind, protocol, _, address in addresses:
+        connection = _socket.socket(family, kind, protocol)
+        try:
+            connection.settimeout(_PROBE_SECONDS)
+            connection.connect(address)
+            return True
+        except OSError:
+            continue
+        finally:
+            connection.close()
+    return False
+
+
+def _spawn_held_master(prefix: str, files: MasterFiles) -> tuple[int, int, int]:
+    """shoal.cli.daemon.spawn_node(site, master, detached=True, hold=True): (pid, the read end
+    of its ready pipe, the write end of its hold pipe)."""
+    environment = dict(os.environ)
+    environment["SHOAL_HOME"] = prefix
+    for path in (files.stdout, files.stderr):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, files.stdout, flags, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, files.stderr, flags, 0o644),
+    ]
+    hold_read, hold_write = os.pipe()
+    read_end, write_end = os.pipe()
+    argv = [
+        sys.executable,
+        "-m",
+        "shoal.node",
+        "--site",
+        prefix,
+        "--name",
+        _MASTER,
+        "--ready-fd",
+        str(write_end),
+        "--hold-fd",
+        str(hold_read),
+    ]
+    try:
+        os.set_inheritable(write_end, True)
+        os.set_inheritable(hold_read, True)
+        pid = os.posix_spawn(argv[0], argv, environment, file_actions=actions, setsid=True)
+    except OSError:
+        os.close(read_end)
+        os.close(hold_write)
+        raise
+    finally:
+        os.close(write_end)
+        os.close(hold_read)
+    return pid, read_end, hold_write
