@@ -345,8 +345,9 @@ async def _all_asked_then_awaited(
 ) -> None:
     """Make every request first (each `stopping`/`destroying` call sends its SIGTERM as it is
     made, its reports come later: see shoal.node.supervisor), so that all the servers are
-    signalled in one go, then wait for them all. A request that fails (a signal refused) does
-    not spare the servers after it: the first failure is raised once all the others are done.
+    signalled in one go, then wait for them all. A request or wait that fails (a signal
+    refused, a hook's error) does not spare the servers after it: the first failure is raised
+    once all the others are done.
 
     The waits are awaited one after the other, not gathered: they only wait (the servers
     stop meanwhile all the same), and by the time the first is done most others are, so one
@@ -362,7 +363,10 @@ async def _all_asked_then_awaited(
     pending = iter(waits)
     try:
         for wait in pending:
-            await wait
+            try:
+                await wait
+            except Exception as error:
+                failure = failure or error
     finally:
         for wait in pending:  # cancelled: these were never started
             wait.close()

@@ -416,6 +416,50 @@ async def test_a_node_stopping_many_servers_signals_every_one_before_any_report(
         await clean_up(parts, service)
 
 
+class _FailingFarewell(ServerHook):
+    """A hook whose `destroyed` fails for one server and notes every call."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+        self.told: list[str] = []
+
+    def destroyed(self, server_id: str) -> None:
+        self.told.append(server_id)
+        if server_id == self.failing:
+            raise ShoalError(f"cannot let go of {server_id}")
+
+
+@pytest.mark.asyncio
+async def test_a_failing_hook_does_not_spare_the_servers_destroyed_after_it(
+    parts: NodeParts,
+) -> None:
+    hook = _FailingFarewell("Bye-0")
+    service = NodeService(
+        parts.settings,
+        parts.activator,
+        output=parts.output,
+        hooks=(*parts.hooks()[:1], hook),
+        readiness=ReadyAtSpawn(),
+        on_publish=lambda status: None,
+    )
+    server_ids = [f"Bye-{i}" for i in range(3)]
+    request = internal_pb2.LoadServersRequest(
+        servers=[server_to_pb(server(i, activation=Activation.ALWAYS)) for i in server_ids],
+        complete=True,
+    )
+    try:
+        await service.LoadServers(request, None)  # type: ignore[arg-type]
+        await until(lambda: len(parts.activator.running) == 3, "three servers running")
+
+        with pytest.raises(ShoalError, match="cannot let go of Bye-0"):
+            await service.destroy(server_ids)
+
+        assert hook.told == server_ids  # the first one's failure spared neither of the others
+        assert not parts.activator.running
+    finally:
+        await clean_up(parts, service)
+
+
 @pytest.mark.asyncio
 @pytest.mark.slow
 async def test_a_server_ignoring_sigterm_is_killed_after_its_timeout_when_the_node_stops(
