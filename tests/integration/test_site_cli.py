@@ -6,6 +6,7 @@ with a clean environment, and reads what it prints and its exit code.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -241,3 +242,36 @@ def test_a_mistyped_descriptor_is_an_error_not_a_target(site: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("shoal: descriptor etc/grid/my-site.xlm does not exist")
     assert "descriptor OK" not in done.stdout
+
+
+def _recorded_shoal_path(launcher: Path) -> str:
+    found = re.search(r"^sys\.path\.append\((.+)\)$", launcher.read_text(), re.MULTILINE)
+    assert found is not None, launcher.read_text()
+    return str(ast.literal_eval(found.group(1)))  # the path's repr(), as shoal init wrote it
+
+
+def test_a_launcher_whose_shoal_moved_finds_it_the_usual_way(site: Path, tmp_path: Path) -> None:
+    launcher = site / "bin" / "shoal"
+    recorded = _recorded_shoal_path(launcher)
+    launcher.write_text(launcher.read_text().replace(repr(recorded), repr(str(tmp_path / "gone"))))
+
+    done = run([launcher, "admin", "check"], cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_launcher_takes_only_shoal_from_its_directory(site: Path, tmp_path: Path) -> None:
+    # Beside Shoal in a site-packages directory: a `click` that must not be the one loaded.
+    packages = tmp_path / "packages"
+    (packages / "click").mkdir(parents=True)
+    (packages / "click" / "__init__.py").write_text("raise ImportError('the wrong click')\n")
+    (packages / "shoal").symlink_to(Path(_recorded_shoal_path(site / "bin" / "shoal")) / "shoal")
+    launcher = site / "bin" / "shoal"
+    recorded = _recorded_shoal_path(launcher)
+    launcher.write_text(launcher.read_text().replace(repr(recorded), repr(str(packages))))
+
+    done = run([launcher, "admin", "check"], cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "the wrong click" not in done.stderr

@@ -63,7 +63,7 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
     `site_deferred`: the launcher started Python with -S (see shoal.cli.init): Python's `site`
     set-up runs only when something beyond the standard library and Shoal is needed.
     """
-    if site_deferred and sys.flags.no_site:
+    if site_deferred and sys.flags.no_site and "site" not in sys.modules:
         sys.meta_path.append(SiteOnFirstMiss)
     program = sys.argv[0]
     args = shortcut_arguments(program, sys.argv[1:])
@@ -100,7 +100,8 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
 class SiteOnFirstMiss:
     """Python's `site` set-up (site-packages, their .pth files, a virtual environment's
     sys.prefix), put off for a launcher that starts Python with -S: ~6 ms of a quick command,
-    which needs only the standard library and Shoal (its launcher adds Shoal's directory).
+    which needs only the standard library and Shoal (its launcher imports the `shoal` package
+    from where `shoal init` found it, and leaves that directory out of sys.path).
 
     On sys.meta_path, last: the first import no other finder finds runs the set-up, then is
     looked up again. The full command runs it first thing (`set_up`), whatever it imports.

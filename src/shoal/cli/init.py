@@ -19,13 +19,23 @@ LAUNCHER = """\
 # Shoal launcher for the site at {prefix}.
 # Link or copy it under another name to get a shortcut: shoal-admin runs `shoal admin`,
 # shoal-admin-ice runs `shoal admin ice` (an init.d script can be such a copy).
-# (-S: Python sets up site-packages only when the command needs more than Shoal itself.)
+# -S: Python's site set-up (site-packages, .pth files) is left to the commands that need more
+# than Shoal itself. Shoal is imported from where `shoal init` found it, else as usual.
 import sys
 
 sys.path.append({shoal_path!r})
-from shoal.cli.entry import main
+try:
+    import shoal.cli.entry
+except ImportError:  # installed elsewhere since: Python's usual set-up finds it
+    sys.path.remove({shoal_path!r})
+    import site
 
-main(launcher_prefix={prefix!r}, site_deferred=True)
+    site.main()
+    import shoal.cli.entry
+else:
+    sys.path.remove({shoal_path!r})  # Shoal only: anything else comes with the set-up
+
+shoal.cli.entry.main(launcher_prefix={prefix!r}, site_deferred=True)
 """
 
 VAR_DIRECTORIES = ("var/log", "var/registry", "var/master")
@@ -49,7 +59,7 @@ def write_launcher(prefix: Path) -> Path:
     launcher = prefix / "bin" / "shoal"
     launcher.parent.mkdir(parents=True, exist_ok=True)
     # The directory Shoal is imported from (site-packages, or a source tree): the launcher
-    # finds it there before Python's site set-up has run.
+    # imports Shoal from there before Python's site set-up has run (see LAUNCHER).
     shoal_path = os.path.dirname(os.path.dirname(os.path.abspath(shoal.__file__)))
     launcher.write_text(
         LAUNCHER.format(python=sys.executable, prefix=str(prefix), shoal_path=shoal_path)

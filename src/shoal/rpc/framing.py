@@ -40,7 +40,9 @@ def lookup_host(host: str) -> str | bytes:
     """`host` as socket.getaddrinfo (and create_connection) should get it: an ASCII name as
     bytes. Given a str, CPython first encodes it with the `idna` codec, and that codec's first
     use imports `re`, `stringprep` and `unicodedata`: ~13 ms of a quick command, ~1.5 ms once
-    `re` is loaded. An ASCII name is the same bytes either way; anything else still needs it."""
+    `re` is loaded. An ASCII name is the same bytes either way (a malformed one, such as `a..b`,
+    is refused by the resolver, socket.gaierror, where the codec raised UnicodeError); anything
+    else still needs the codec."""
     return host.encode("ascii") if host.isascii() else host
 
 
