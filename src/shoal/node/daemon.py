@@ -249,8 +249,9 @@ class _Daemon:
             pidfile = data_dir / f"{name}.pid"
             self._write_pidfile(pidfile)
             cleanup.callback(pidfile.unlink, missing_ok=True)
-            # Before any server: it kills them should this node die, even by SIGKILL. Closed
-            # last (the stack unwinds in reverse), once stop_all has stopped every server.
+            # Before any server: it kills them should this node die, even by SIGKILL. Released
+            # once stop_all has stopped every server (stop_servers below: it exits while the
+            # session and registry close), closed last (the stack unwinds in reverse).
             watchdog = Watchdog()
             watchdog.start()
             activator: Activator | None = None

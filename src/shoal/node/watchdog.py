@@ -216,7 +216,8 @@ def _logger() -> logging.Logger:
 
 class Watchdog:
     """The node's end of its watchdog process: start it once, `track`/`untrack` each server's
-    process group, `close` at a clean exit.
+    process group, `release` once every server is stopped and the node is leaving (it exits
+    meanwhile), `close` at the exit.
 
     `track` and `untrack` never block for long and never raise: when the watchdog has died (or
     stopped reading), they log it, start a new one and give it every tracked group. Use from one
@@ -272,15 +273,22 @@ class Watchdog:
         """A server's process group was created (its leader's /proc/PID/stat field 22)."""
         self._tell_untracked()  # first: the same id may come back at once
         self._groups[pgid] = start_time
+        if self._released:  # a server started after all: a watchdog again, told every group
+            self._released = False
+            released, self._process = self._process, None
+            if released is not None:
+                self._discard(released, timeout=self.grace + 5.0)  # it was exiting: reaped
+            self._restart()
+            return
         self._event(f"+{pgid} {start_time}\n".encode())
 
     def untrack(self, pgid: int) -> None:
         """That server was reaped: its group id may be reused from now on.
 
-        Told at the end of the event loop's turn, with the others of that turn in one write: a
-        stop of 50 servers wakes the watchdog once, not 50 times (each wake-up costs the node
-        ~25 µs). Meanwhile the group's leader start time keeps a reused id safe from it
-        (`_still_ours`). Without a running loop, told at once."""
+        Told once the event loop's current callbacks have run (call_soon), with the others
+        untracked meanwhile in one write: a stop of 50 servers wakes the watchdog once, not 50
+        times (each wake-up costs the node ~25 µs). Meanwhile the group's leader start time
+        keeps a reused id safe from it (`_still_ours`). Without a running loop, told at once."""
         if self._groups.pop(pgid, None) is None:
             return
         self._untracked.append(f"-{pgid}\n")
@@ -301,8 +309,9 @@ class Watchdog:
     def release(self) -> None:
         """No server runs any more and the node is exiting: tell the watchdog to exit now,
         killing nothing, so that its exit overlaps the rest of the node's cleanup; `close`
-        then only reaps it. A server started after all is then `close(kill=True)`'s to stop."""
-        if self._closed or self._released:
+        then only reaps it. A server started after all (`track`) gets a new watchdog. Nothing
+        is done while a group is still tracked."""
+        if self._closed or self._released or self._groups:
             return
         self._released = True
         process = self._process
@@ -314,15 +323,13 @@ class Watchdog:
 
         kill=False (a clean exit, the node has stopped its servers): it exits and kills nothing.
         kill=True: the pipe is just closed, as if the node had died: it kills every group still
-        tracked (SIGTERM, SIGKILL after the grace period) before it exits. Once `release`d, it
-        is exiting already: the node stops those groups itself, the same way.
+        tracked (SIGTERM, SIGKILL after the grace period) before it exits. Once `release`d (no
+        group tracked since), it is exiting already: it is reaped.
         """
         if self._closed:
             return
         self._closed = True
         process, self._process = self._process, None
-        if kill and self._released and self._groups:
-            kill_groups(dict(self._groups), self.grace)
         if process is None:
             return
         if not kill and not self._released and not self._send(self._farewell(), process):

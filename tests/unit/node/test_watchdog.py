@@ -349,19 +349,28 @@ async def test_a_group_id_tracked_again_in_the_same_turn_stays_tracked(
     assert server.reap() == -signal.SIGTERM
 
 
+class _Recorder(Watchdog):
+    """A Watchdog whose process only copies what it is sent to a file, until EOF."""
+
+    def __init__(self, record: Path) -> None:
+        super().__init__(grace=GRACE, stderr=subprocess.DEVNULL)
+        self.record = record
+
+    def command(self) -> list[str]:
+        copy = "import shutil, sys; shutil.copyfileobj(sys.stdin.buffer, open(sys.argv[1], 'wb'))"
+        return [sys.executable, "-S", "-c", copy, str(self.record)]
+
+
 @pytest.mark.asyncio
-async def test_close_tells_pending_untracks_before_exit(
-    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
-) -> None:
-    server = group()
-    guard = watchdog()
-    guard.track(server.pgid, server.start_time)
-    guard.untrack(server.pgid)
+async def test_close_tells_pending_untracks_before_exit(tmp_path: Path) -> None:
+    guard = _Recorder(tmp_path / "told")
+    guard.start()
+    guard.track(4242, 17)
+    guard.untrack(4242)  # not told yet: the loop's turn has not ended
 
-    guard.close()  # in the same turn: the watchdog exits, killing nothing
+    guard.close()
 
-    assert guard.pid is None
-    assert server.all_alive()
+    assert (tmp_path / "told").read_bytes() == b"+4242 17\n-4242\nexit\n"
 
 
 def test_release_lets_it_exit_before_close(
@@ -382,18 +391,36 @@ def test_release_lets_it_exit_before_close(
     assert server.all_alive()
 
 
-def test_a_group_tracked_after_release_is_stopped_by_close_with_kill(
+def test_a_group_tracked_after_release_gets_a_new_watchdog(
     watchdog: Callable[..., Watchdog], group: Callable[..., Group]
 ) -> None:
     guard = watchdog()
+    released = guard.pid
     guard.release()
-    late = group("--grandchild")  # started after all: the exiting watchdog is not told
+    late = group("--grandchild")  # started after all: the released watchdog is exiting
     guard.track(late.pgid, late.start_time)
+    assert guard.pid not in (None, released)
 
-    guard.close(kill=True)
+    guard.close(kill=True)  # the node's death: the new watchdog stops the group
 
     assert late.reap() == -signal.SIGTERM
     until("the grandchild gone", late.all_gone)
+
+
+def test_release_waits_while_a_group_is_tracked(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> None:
+    server = group()
+    guard = watchdog()
+    guard.track(server.pgid, server.start_time)
+    pid = guard.pid
+    assert pid is not None
+
+    guard.release()  # a server still runs: nothing is done
+
+    assert guard.pid == pid and is_alive(pid)
+    guard.close(kill=True)
+    assert server.reap() == -signal.SIGTERM
 
 
 def test_it_runs_in_its_own_session_and_ignores_stray_signals(
