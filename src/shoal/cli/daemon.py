@@ -46,7 +46,10 @@ _MAX_READY_LINE = 64 * 1024
 
 @dataclass(frozen=True)
 class NodeFiles:
-    """Where a node's files are, from etc/internal.cfg + etc/NAME.cfg (+ overrides)."""
+    """Where a node's files are, from etc/internal.cfg + etc/NAME.cfg (+ overrides).
+
+    Mirrored for the master by shoal.cli.quick.MasterFiles (`admin start`'s head start, which
+    loads none of this); tests/unit/cli/test_quick.py checks they name the same files."""
 
     name: str
     config: Path
@@ -349,6 +352,10 @@ def spawn_node(
     `hold`: the daemon loads its code (the longest part of its start, ~0.2 s), then waits for
     `release` before it reads a config, writes a pidfile or opens a port: the caller checks
     its input meanwhile, and an input that is refused starts nothing.
+
+    Mirrored by shoal.cli.quick_start._spawn_held_master (the master, detached and held, before
+    click loads): a change here goes there too; the equality tests in
+    tests/unit/cli/test_quick_start.py guard that.
     """
     environment = dict(os.environ if environ is None else environ)
     environment["SHOAL_HOME"] = str(site.prefix)

@@ -9,13 +9,13 @@ argv, environment and files). The full command then runs as ever and adopts that
 (shoal.cli.start) instead of spawning one; held, the master does nothing before the full
 command has checked the descriptor, and leaves having done nothing if it is refused.
 
-`--wait` changes nothing here (click checks its value: a bad one is a usage error, and the
-held master is called off as for any failure before start_grid adopts it). Anything else goes
+`--wait SECONDS` changes nothing here, with a value click takes (`_wait_seconds` mirrors its
+option's type): a value it refuses is a usage error, and spawns nothing. Anything else goes
 to the full command untouched (`head_start` returns None having left nothing behind): other
-options (`--foreground`, `--help`...), a site or config that is not plain (the rules of
-shoal.cli.quick), a start lock or a master pidfile already there (a start in progress, a
-running grid, a stale file: the full command tells which), something listening at the
-registry's address, a spawn that fails.
+options (`--foreground`, `--help`...), a `--wait` value click refuses, a site or config that
+is not plain (the rules of shoal.cli.quick), a start lock or a master pidfile already there (a
+start in progress, a running grid, a stale file: the full command tells which), something
+listening at the registry's address, a spawn that fails.
 """
 
 from __future__ import annotations
@@ -82,19 +82,47 @@ def head_start(program: str, args: list[str], launcher_prefix: str | None) -> He
         pass
     finally:
         if spawned is None:  # the full command takes the lock itself
-            os.unlink(files.start_lock)
+            _drop_start_lock(files.start_lock)
     return None if spawned is None else HeadStart(prefix, files, *spawned)
 
 
 def _plain_start(words: list[str]) -> bool:
-    """Words, and `--wait SECONDS` or `--wait=SECONDS`: a start that spawns the master detached."""
+    """Words, and `--wait SECONDS` or `--wait=SECONDS` with a value click takes: a start that
+    spawns the master detached."""
     options = iter(words)
     for word in options:
         if word == "--wait":
-            next(options, None)  # its value, whatever it looks like: click checks it
-        elif word[:1] == "-" and not word.startswith("--wait="):
+            if not _wait_seconds(next(options, None)):
+                return False
+        elif word.startswith("--wait="):
+            if not _wait_seconds(word.partition("=")[2]):
+                return False
+        elif word[:1] == "-":
             return False
     return True
+
+
+def _wait_seconds(value: str | None) -> bool:
+    """Would click take `value` for `admin start --wait`? Its type, click.FloatRange(min=0)
+    (shoal.cli.start.start), mirrored: float() takes it, and it is not below 0 (nan and inf
+    pass). Click checks only the last `--wait`; every one is checked here (a refusal only
+    leaves the start to the full command)."""
+    if value is None:  # `--wait` last: click says it needs a value
+        return False
+    try:
+        seconds = float(value)
+    except ValueError:
+        return False
+    return not seconds < 0
+
+
+def _drop_start_lock(path: str) -> None:
+    """The start lock `head_start` took, removed; one removed meanwhile leaves nothing to do
+    (the full command goes on as with no head start, not to entry.main's error report)."""
+    try:  # noqa: SIM105 (contextlib: ~5 ms more on this path)
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _take_start_lock(path: str) -> bool:

@@ -15,6 +15,17 @@ import sys
 HELD_PRELOAD = ("shoal.registry.service", "shoal.descriptor.parser", "shoal.descriptor.writer")
 
 
+def _preload(names: tuple[str, ...]) -> None:
+    """Import `names` ahead of need. One that cannot be imported is left for the daemon to meet
+    where it needs it, and report its own way (shoal.node.daemon._start_registry: an error on
+    the ready pipe, not a traceback and a closed pipe)."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
 def _held(argv: list[str]) -> bool:
     return any(word.partition("=")[0] == "--hold-fd" for word in argv)
 
@@ -32,8 +43,7 @@ if __name__ == "__main__":
     from shoal.node.daemon import main
 
     if _held(sys.argv[1:]):
-        for name in HELD_PRELOAD:
-            importlib.import_module(name)
+        _preload(HELD_PRELOAD)
 
     gc.freeze()
     gc.enable()

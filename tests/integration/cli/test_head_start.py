@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from gridsupport import marked_processes
 
 from .conftest import Site, sleeper
@@ -90,13 +92,14 @@ def test_a_refused_descriptor_calls_the_held_master_off(site: Site) -> None:
     _nothing_left(site)
 
 
-def test_a_usage_error_calls_the_held_master_off(site: Site) -> None:
-    # --wait's value is click's to check, after the master was spawned
+@pytest.mark.parametrize("wait", [("--wait", "soon"), ("--wait=-1",), ("--wait",)])
+def test_a_wait_click_refuses_spawns_nothing(site: Site, wait: tuple[str, ...]) -> None:
+    # A usage error, told by the full command alone: no master is spawned to be called off.
     descriptor = site.descriptor("one.xml", sleeper("A"))
-    words = ("admin", "start", str(descriptor), "--wait", "soon")
+    words = ("admin", "start", str(descriptor), *wait)
     quick, full = _traced(site, *words), _full(site, *words)
-    assert _events(quick) == ["SPAWN master", "IMPORT click"]
+    assert _events(quick) == ["IMPORT click"]
     assert quick.returncode == full.returncode == 2
-    assert _said(quick) == full.stderr
+    assert _said(quick) == full.stderr and "--wait" in full.stderr
     _nothing_left(site)
     assert marked_processes(site.marker) == []

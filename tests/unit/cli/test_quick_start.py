@@ -5,19 +5,25 @@ at all, and the full command does it all."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shoal.cli import quick_start
-from shoal.cli.daemon import NodeFiles, spawn_node
+from shoal.cli.context import CliContext
+from shoal.cli.daemon import NodeFiles, Spawned, read_pidfile, spawn_node
+from shoal.cli.grid import Grid
+from shoal.cli.quick import MasterFiles
 from shoal.cli.quick_start import HeadStart, head_start
+from shoal.cli.start import start_grid
 from shoal.config.site import MASTER_NODE, Site
+from shoal.errors import SiteError
 
 PORT = 4061  # never connected to: the registry's address is probed through _listens
 
@@ -97,13 +103,55 @@ def test_the_start_lock_is_taken_for_start_grid(site: Path, spawns: Spawns) -> N
         ["admin", "start", "app.xml", "NAME=value", "node1"],
         ["admin", "start", "--wait", "5", "app.xml"],
         ["admin", "start", "app.xml", "--wait=0.5"],
-        ["admin", "start", "--wait", "-3"],  # click refuses it: the master is called off then
+        ["admin", "start", "--wait", "0", "--wait=inf"],
     ],
 )
 def test_words_and_wait_get_a_head_start(site: Path, spawns: Spawns, args: list[str]) -> None:
     head = head_start("shoal", args, None)
     assert head is not None
     _close(head)
+
+
+@pytest.mark.parametrize(
+    "wait",
+    [
+        ["--wait", "abc"],
+        ["--wait", "-3"],
+        ["--wait=-inf"],
+        ["--wait="],
+        ["--wait"],  # no value
+        ["--wait", "--foreground"],  # "--foreground" as its value
+        ["--wait", "abc", "--wait", "5"],  # click takes the last; any bad one declines here
+    ],
+)
+def test_a_wait_click_refuses_is_left_to_the_full_command(
+    site: Path, spawns: Spawns, wait: list[str]
+) -> None:
+    # A usage error: the full command spawns nothing, and neither does the head start.
+    assert head_start("shoal", ["admin", "start", "app.xml", *wait], None) is None
+    assert spawns.calls == []
+    assert not (site / "var" / "master" / "master.starting").exists()
+
+
+#: --wait values click takes, then values it refuses (both sides of float() and of 0).
+_WAITS = ("5", "0", "-0", "0.5", " 7 ", "1e3", "1_000", "+2", "inf", "nan", "\u0663")
+_NOT_WAITS = ("-3", "-1e-3", "-inf", "abc", "", "0x10", "5s", "--foreground")
+
+
+@pytest.mark.parametrize("value", [*_WAITS, *_NOT_WAITS])
+def test_the_wait_check_is_clicks(value: str) -> None:
+    import click
+
+    from shoal.cli.start import start
+
+    (wait,) = [p for p in start.params if p.name == "wait"]
+    try:
+        wait.type.convert(value, wait, None)
+    except click.BadParameter:
+        takes = False
+    else:
+        takes = True
+    assert quick_start._wait_seconds(value) is takes is (value in _WAITS)
 
 
 @pytest.mark.parametrize(
@@ -171,6 +219,32 @@ def test_a_spawn_that_fails_is_left_to_the_full_command(
     assert not (site / "var" / "master" / "master.starting").exists()
 
 
+@pytest.mark.parametrize("step", ["_listens", "_spawn_held_master"])
+def test_a_start_lock_removed_meanwhile_is_still_left_to_the_full_command(
+    site: Path, spawns: Spawns, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    # Something listens, or the spawn fails: the lock head_start took is gone already.
+    lock = site / "var" / "master" / "master.starting"
+
+    def meanwhile(*args: Any) -> bool:
+        lock.unlink()
+        if step == "_spawn_held_master":
+            raise OSError(24, "Too many open files")
+        return True
+
+    monkeypatch.setattr(quick_start, step, meanwhile)
+    assert head_start("shoal", ["admin", "start"], None) is None
+    assert spawns.calls == [] and not lock.exists()
+
+
+def test_dropping_a_start_lock_that_is_gone_does_nothing(tmp_path: Path) -> None:
+    lock = tmp_path / "master.starting"
+    lock.write_text("1\n")
+    quick_start._drop_start_lock(str(lock))
+    assert not lock.exists()
+    quick_start._drop_start_lock(str(lock))  # no FileNotFoundError
+
+
 def test_the_head_start_loads_neither_click_nor_protobuf() -> None:
     code = "import shoal.cli.entry, shoal.cli.quick_start, sys; print('\\n'.join(sys.modules))"
     found = subprocess.run(
@@ -185,3 +259,74 @@ def test_the_mirrored_constants_are_the_originals() -> None:
 
     assert quick_start._PROBE_SECONDS == PROBE_SECONDS
     assert quick_start._MASTER == MASTER_NODE
+
+
+# --------------------------------------------------- start_grid with a real held master
+
+
+@pytest.fixture
+def held_master(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], HeadStart]]:
+    """head_start's master, really spawned (held, it loads its code and waits); one left
+    running by a failed test is killed, by its pid, once it is known to be our live child."""
+    monkeypatch.setattr(quick_start, "_listens", lambda endpoint: False)
+    pids: list[int] = []
+
+    def spawn() -> HeadStart:
+        head = head_start("shoal", ["admin", "start"], None)
+        assert head is not None
+        pids.append(head.pid)
+        return head
+
+    yield spawn
+    for pid in pids:
+        try:
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still running
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # reaped already (called off): the pid may be another's now
+
+
+def _called_off(head: HeadStart) -> bool:
+    """The held master exited and was reaped (not merely abandoned), its lock gone."""
+    try:
+        os.waitpid(head.pid, os.WNOHANG)
+    except ChildProcessError:
+        reaped = True
+    else:
+        reaped = False
+    lock = Path(head.files.start_lock)
+    return reaped and head.claimed and not lock.exists()
+
+
+def test_a_head_start_grid_load_refuses_is_called_off(
+    site: Path, held_master: Callable[[], HeadStart]
+) -> None:
+    head = held_master()
+    (site / "etc" / "master.cfg").unlink()  # Grid.load: "the master node has no config"
+    with pytest.raises(SiteError, match="no config"):
+        start_grid(CliContext(head_start=head), (), 60.0, foreground=False)
+    assert _called_off(head)
+
+
+def test_a_head_start_with_other_files_is_called_off_and_a_master_spawned(
+    site: Path, held_master: Callable[[], HeadStart], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = held_master()
+    files = head.files
+    head.files = MasterFiles(files.pidfile, files.start_lock, files.stdout, f"{files.stderr}.x")
+    spawned: list[tuple[Path, dict[str, Any]]] = []
+
+    def spawn_node(site: Site, files: NodeFiles, **options: Any) -> Spawned:
+        spawned.append((files.stderr, options))
+        assert head.claimed and Path(head.files.start_lock).read_text() == f"{os.getpid()}\n"
+        raise OSError(11, "stop here: no grid is started")
+
+    monkeypatch.setattr(Grid, "registry_listens", lambda grid: False)
+    # The lock's owner is told by its cmdline too (live_pid): pytest's may not say "shoal".
+    monkeypatch.setattr(Grid, "starting_pid", lambda grid: read_pidfile(grid.start_lock))
+    monkeypatch.setattr("shoal.cli.start.spawn_node", spawn_node)
+    with pytest.raises(OSError, match="stop here"):
+        start_grid(CliContext(head_start=head), (), 60.0, foreground=False)
+    assert _called_off(head)  # the lock start_grid took for its own master is gone too
+    assert spawned == [(site / "var" / "log" / "master.err", {"detached": True, "hold": True})]

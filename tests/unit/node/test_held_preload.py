@@ -3,11 +3,15 @@ deploy needs (shoal/node/__main__.py); a node that is not held loads no more tha
 
 from __future__ import annotations
 
+import os
 import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from shoal.cli.daemon import ReadyKind, Spawned, read_ready, release
 
 #: What `python -m shoal.node` imports before it waits (shoal/node/__main__.py), held or not.
 MASTER_CODE = (
@@ -72,3 +76,60 @@ def test_only_a_held_node_preloads(held: bool) -> None:
     assert "shoal.node.daemon" in loaded
     assert ("shoal.registry.service" in loaded) is held
     assert ("shoal.descriptor.parser" in loaded) is held
+
+
+#: `python -m shoal.node ARGS...` in an installation without the registry service.
+_WITHOUT_REGISTRY = """
+import runpy, sys
+
+class NoRegistry:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "shoal.registry.service":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoRegistry)
+runpy.run_module("shoal.node", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_preload_that_cannot_be_imported_is_left_for_the_daemon_to_report(
+    tmp_path: Path,
+) -> None:
+    """A held master whose installation has no registry service: released, it reports so on
+    its ready pipe (shoal.node.daemon._start_registry), as a master not held would, instead of
+    dying of the preload's ImportError with a traceback and a closed pipe."""
+    prefix = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "shoal", "init", str(prefix)], check=True, capture_output=True
+    )
+    ready_read, ready_write = os.pipe()
+    hold_read, hold_write = os.pipe()
+    argv = ["--site", str(prefix), "--name", "master"]
+    argv += ["--ready-fd", str(ready_write), "--hold-fd", str(hold_read)]
+    with subprocess.Popen(
+        [sys.executable, "-c", _WITHOUT_REGISTRY, *argv],
+        pass_fds=(ready_write, hold_read),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as node:
+        os.close(ready_write)
+        os.close(hold_read)
+        try:
+            release(Spawned(pid=node.pid, ready_fd=ready_read, hold_fd=hold_write), go=True)
+            outcome = read_ready(ready_read, 60)
+        finally:
+            os.close(ready_read)
+        try:
+            _, stderr = node.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            raise
+    assert outcome.kind is ReadyKind.ERROR, (outcome, stderr)
+    assert "cannot run the registry in node master" in outcome.message
+    assert outcome.hint == "this Shoal installation has no registry service"
+    assert node.returncode != 0 and "Traceback" not in stderr
+    assert not (prefix / "var" / "master" / "master.pid").exists()
