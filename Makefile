@@ -51,9 +51,11 @@ check: test
 
 ## bench: Shoal vs IceGrid vs supervisord, same machine, same run (ARGS=--quick: N=20, 3 runs)
 # src/ is byte-compiled first: PYTHONDONTWRITEBYTECODE=1 would otherwise leave Shoal's modules
-# compiled from source at every CLI and daemon start, while pip-installed peers load .pyc files.
+# (and its dataclasses' methods: shoal.classcache) compiled from source at every CLI and daemon
+# start, while pip-installed peers load .pyc files.
 bench: $(STAMP)
 	$(BIN)/python -m compileall -q src
+	$(BIN)/python -m shoal.classcache
 	$(BIN)/python -m bench.run $(ARGS)
 
 ## proto: regenerate src/shoal/rpc/*_pb2*.py* from the .proto files (commit both)

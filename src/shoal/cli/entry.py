@@ -85,6 +85,9 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
         code = report(error, debug=False)
     if code is None:
         SiteOnFirstMiss.set_up()
+        from shoal import classcache
+
+        classcache.enable()  # dataclass methods compiled once, not at each command (~35 ms)
         from shoal.cli.main import run
 
         try:
@@ -94,6 +97,7 @@ def main(launcher_prefix: str | None = None, *, site_deferred: bool = False) -> 
                 from shoal.cli.start import call_off_head_start
 
                 call_off_head_start(head)
+            classcache.save()
     exit_now(code)
 
 

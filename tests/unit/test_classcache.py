@@ -1,0 +1,98 @@
+"""shoal.classcache: dataclass methods compiled once and read back, with the same behaviour.
+
+Each case runs in a fresh interpreter (the cache patches that process's `dataclasses`), with a
+table file of the test's own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+#: Dataclasses using what Shoal's do (frozen, slots, defaults, factories, post-init, keyword
+#: only, fields left out of comparison), and what they print when used.
+CLASSES = """
+import dataclasses
+from dataclasses import dataclass, field
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+@dataclass(kw_only=True)
+class Box:
+    name: str
+    items: list[int] = field(default_factory=list)
+    note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name.upper()
+
+p = Point(1, tags=("a",))
+print(repr(p), p == Point(1, 0, ("a",)), hash(p) == hash(Point(1, 0, ("a",))))
+try:
+    p.x = 2
+except dataclasses.FrozenInstanceError as error:
+    print("frozen:", error)
+b = Box(name="b", note="x")
+b.items.append(1)
+print(repr(b), b == Box(name="b", items=[1]), Box(name="c").items is not Box(name="c").items)
+print(dataclasses.replace(p, y=5), [f.name for f in dataclasses.fields(Box)])
+"""
+
+
+def _run(table: Path, *, cached: bool, flags: tuple[str, ...] = ()) -> list[str]:
+    """CLASSES in a new interpreter (through the cache if `cached`): its output lines, then the
+    number of method texts it compiled."""
+    code = CLASSES
+    if cached:
+        code = (
+            f"from shoal import classcache\nclasscache.enable({str(table)!r})\n"
+            + CLASSES
+            + "classcache.save(even_without_bytecode=True)\nprint(classcache.compiled())\n"
+        )
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_methods_are_compiled_once_and_read_back(tmp_path: Path) -> None:
+    table = tmp_path / "dataclasses.bin"
+    *first, compiled = _run(table, cached=True)
+    assert int(compiled) > 0 and table.exists()
+
+    *again, compiled_again = _run(table, cached=True)
+
+    assert int(compiled_again) == 0  # every method came from the file
+    assert first == again == _run(table, cached=False)  # and behaves as dataclasses' own
+
+
+def test_a_file_that_is_not_a_table_is_ignored_and_replaced(tmp_path: Path) -> None:
+    table = tmp_path / "dataclasses.bin"
+    table.write_bytes(b"not a table")
+
+    *used, compiled = _run(table, cached=True)
+
+    assert int(compiled) > 0
+    assert used == _run(table, cached=False)
+    *_, compiled_again = _run(table, cached=True)
+    assert int(compiled_again) == 0
+
+
+def test_nothing_is_written_where_python_writes_no_bytecode(tmp_path: Path) -> None:
+    table = tmp_path / "dataclasses.bin"
+    code = (
+        f"from shoal import classcache\nclasscache.enable({str(table)!r})\n"
+        "from dataclasses import dataclass\n"
+        "@dataclass\nclass A:\n    x: int\n"
+        "classcache.save()\n"
+    )
+    done = subprocess.run([sys.executable, "-B", "-c", code], capture_output=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert not table.exists()
