@@ -33,11 +33,6 @@ try:
 except ImportError:  # a Python built without it
     from hashlib import blake2b
 
-#: TYPE_CHECKING, without importing typing (this runs before most of Shoal's imports).
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from types import CodeType
-
 __all__ = ["PATH", "compiled", "enable", "save"]
 
 #: Where the table is kept: beside Shoal's own bytecode, one file per Python.
@@ -45,8 +40,10 @@ PATH = os.path.join(
     os.path.dirname(__file__), "__pycache__", f"dataclasses.{sys.implementation.cache_tag}.bin"
 )
 _path = PATH  # the file `enable` read, which `save` writes
-_known: dict[bytes, CodeType] = {}  # digest of a method text -> its code
-_new: dict[bytes, CodeType] = {}  # compiled in this process, not in the file yet
+#: digest of a method text -> its code, marshalled: unmarshalled when a class needs it (the
+#: file holds every Shoal dataclass's; a command makes a few of them, the master ~100).
+_known: dict[bytes, bytes] = {}
+_new: dict[bytes, bytes] = {}  # compiled in this process, not in the file yet
 _compiled: set[bytes] = set()  # every text this process compiled
 
 
@@ -97,19 +94,29 @@ def _exec(source: object, globals: dict[str, object] | None = None, locals: obje
     """`exec`, with a string compiled once: the code comes from the table when it is there."""
     if isinstance(source, str):
         key = _digest(source)
-        code = _known.get(key) or _new.get(key)
-        if code is None:
-            code = _new[key] = compile(source, "<string>", "exec")
-            _compiled.add(key)
-        source = code
+        source = _code(key, source)
     builtins.exec(source, globals, locals)  # type: ignore[arg-type]
+
+
+def _code(key: bytes, text: str) -> object:
+    """The code of `text` (digest `key`): from the table, else compiled (and kept for `save`)."""
+    known = _known.get(key) or _new.get(key)
+    if known is not None:
+        try:
+            return marshal.loads(known)
+        except (EOFError, ValueError, TypeError):  # a damaged entry: compiled again
+            pass
+    code = compile(text, "<string>", "exec")
+    _new[key] = marshal.dumps(code)
+    _compiled.add(key)
+    return code
 
 
 def _digest(text: str) -> bytes:
     return blake2b(text.encode(), digest_size=16).digest()
 
 
-def _read(path: str) -> dict[bytes, CodeType]:
+def _read(path: str) -> dict[bytes, bytes]:
     """The table in `path`; empty when there is none, or it is not this Python's, or not whole."""
     try:
         with open(path, "rb") as file:

@@ -6,6 +6,7 @@ table file of the test's own.
 
 from __future__ import annotations
 
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,17 @@ def test_nothing_is_written_where_python_writes_no_bytecode(tmp_path: Path) -> N
 
     assert done.returncode == 0, done.stderr
     assert not table.exists()
+
+
+def test_a_damaged_entry_is_compiled_again(tmp_path: Path) -> None:
+    table = tmp_path / "dataclasses.bin"
+    _run(table, cached=True)
+    data = table.read_bytes()
+    magic = data[:4]
+    entries = marshal.loads(data[4:])
+    table.write_bytes(magic + marshal.dumps(dict.fromkeys(entries, b"\x00damaged")))
+
+    *used, compiled = _run(table, cached=True)
+
+    assert int(compiled) == len(entries)
+    assert used == _run(table, cached=False)
