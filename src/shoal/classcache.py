@@ -3,7 +3,7 @@
 The `dataclasses` module writes each class's methods (`__init__`, `__repr__`, `__eq__`,
 `__hash__`, `__setattr__`...) as Python source and compiles it when the class is made: the
 master's ~100 dataclasses are ~550 such compilations, 60-80 ms of its ~200 ms of imports on 2
-cores, at every `shoal admin start` (and ~35 ms of every full `shoal` command). The source of a
+cores, at every `shoal admin start` (and ~12 ms of a full `server list`). The source of a
 class's methods is the same text at every start, so its code can be kept as `.pyc` files keep a
 module's: `enable` makes `dataclasses` compile through a table from that text (by digest) to the
 code compiled the first time, read from `__pycache__/dataclasses.<cache tag>.bin` beside Shoal's
