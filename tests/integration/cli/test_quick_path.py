@@ -119,6 +119,28 @@ def test_an_error_reply_is_told_as_the_full_command_tells_it(site: Site) -> None
     )
 
 
+def test_a_start_lock_sends_the_stop_to_the_full_command(site: Site) -> None:
+    # A lock left by a start that died (its pid exited): the quick path sends nothing, the full
+    # command sees no start in progress and stops the grid as usual.
+    assert (
+        site.shoal("admin", "start", str(site.descriptor("one.xml", sleeper("A")))).returncode == 0
+    )
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (site.prefix / "var" / "master" / "master.starting").write_text(dead.stdout)
+
+    stopped = _quick(site, "admin", "stop")
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.endswith("the grid is stopped\n")
+    assert "click" in _imported(stopped)
+    assert marked_processes(site.marker) == []
+
+
 def test_a_stopped_grid_goes_to_the_full_command(site: Site) -> None:
     # Nothing runs: the quick path declines (no master pid) and the full command says so.
     quick, full = _quick(site, "admin", "stop"), _full(site, "admin", "stop")
