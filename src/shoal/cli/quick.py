@@ -316,9 +316,9 @@ class _LostConnection(Exception):
     """The connection broke after the request was sent."""
 
 
-def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
-    """A connection to the registry, or None (refused, unreachable: the full command says).
-    socket.create_connection's way: each address of the host in turn."""
+def connected(endpoint: tuple[str, int], timeout: float) -> _socket.socket | None:
+    """A socket connected to `endpoint` (socket.create_connection's way: each address of the
+    host in turn, `timeout` seconds each), or None when none accepts."""
     host, port = endpoint
     try:
         addresses = _socket.getaddrinfo(lookup_host(host), port, 0, _socket.SOCK_STREAM)
@@ -327,16 +327,29 @@ def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
     for family, kind, protocol, _, address in addresses:
         connection = _socket.socket(family, kind, protocol)
         try:
-            connection.settimeout(10)
+            connection.settimeout(timeout)
             connection.connect(address)
-            connection.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            connection.sendall(MAGIC)
         except OSError:
             connection.close()
             continue
-        connection.settimeout(None)
         return connection
     return None
+
+
+def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
+    """A connection to the registry, the protocol opened, or None (refused, unreachable: the
+    full command says)."""
+    connection = connected(endpoint, 10)
+    if connection is None:
+        return None
+    try:
+        connection.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        connection.sendall(MAGIC)
+    except OSError:
+        connection.close()
+        return None
+    connection.settimeout(None)
+    return connection
 
 
 def _answers(connection: _socket.socket) -> bool:

@@ -20,18 +20,17 @@ listening at the registry's address, a spawn that fails.
 
 from __future__ import annotations
 
-import _socket
 import os
 import sys
 
 from shoal.cli.quick import (
     MasterFiles,
+    connected,
     master_files,
     plain_internal,
     plain_site,
     registry_endpoint,
 )
-from shoal.rpc.framing import lookup_host
 
 #: shoal.config.site.MASTER_NODE
 _MASTER = "master"
@@ -139,22 +138,11 @@ def _take_start_lock(path: str) -> bool:
 
 def _listens(endpoint: tuple[str, int]) -> bool:
     """shoal.cli.grid.port_open: does anything accept connections at the registry's address?"""
-    host, port = endpoint
-    try:
-        addresses = _socket.getaddrinfo(lookup_host(host), port, 0, _socket.SOCK_STREAM)
-    except OSError:
+    connection = connected(endpoint, _PROBE_SECONDS)
+    if connection is None:
         return False
-    for family, kind, protocol, _, address in addresses:
-        connection = _socket.socket(family, kind, protocol)
-        try:
-            connection.settimeout(_PROBE_SECONDS)
-            connection.connect(address)
-            return True
-        except OSError:
-            continue
-        finally:
-            connection.close()
-    return False
+    connection.close()
+    return True
 
 
 def _spawn_held_master(prefix: str, files: MasterFiles) -> tuple[int, int, int]:

@@ -4,6 +4,7 @@ its readers are checked against the full ones, its protobuf bytes against protob
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -282,3 +283,12 @@ def test_the_masters_files_are_where_the_full_command_puts_them(
     assert Path(files.pidfile) == full.pidfile
     assert Path(files.start_lock) == full.pidfile.with_suffix(".starting")  # Grid.start_lock
     assert (Path(files.stdout), Path(files.stderr)) == (full.stdout, full.stderr)
+
+
+def test_connected_reaches_a_listener_and_declines_a_closed_port() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        connection = quick.connected(("127.0.0.1", port), 5)
+        assert connection is not None
+        connection.close()
+    assert quick.connected(("127.0.0.1", port), 5) is None  # nothing listens there now
