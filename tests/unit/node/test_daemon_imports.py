@@ -3,25 +3,11 @@ engine before a first deploy or recovery needs one, no gRPC and no OpenSSL."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from daemon_imports import DAEMON_CODE, modules_after
 
-#: What `python -m shoal.node` imports before it serves (shoal/node/__main__.py), and what the
-#: master then imports to run its registry (shoal.node.daemon's `_start_registry`).
-MASTER_CODE = (
-    "from shoal.lean import import_asyncio_without_ssl",
-    "import_asyncio_without_ssl()",
-    "import shoal.node.daemon",
-    "import shoal.registry.service",
-)
-
-
-def modules_after(*statements: str) -> set[str]:
-    code = "; ".join([*statements, "import sys", "print('\\n'.join(sys.modules))"])
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return set(found.stdout.split())
+#: The daemon's start, then what the master imports to run its registry (shoal.node.daemon's
+#: `_start_registry`).
+MASTER_CODE = (*DAEMON_CODE, "import shoal.registry.service")
 
 
 def test_the_master_loads_the_descriptor_parser_only_when_it_deploys() -> None:

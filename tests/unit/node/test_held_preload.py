@@ -10,24 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from daemon_imports import DAEMON_CODE, modules_after
 
 from shoal.cli.daemon import ReadyKind, Spawned, read_ready, release
-
-#: What `python -m shoal.node` imports before it waits (shoal/node/__main__.py), held or not.
-MASTER_CODE = (
-    "from shoal.lean import import_asyncio_without_ssl",
-    "import_asyncio_without_ssl()",
-    "import shoal.node.daemon",
-)
-
-
-def modules_after(*statements: str) -> set[str]:
-    code = "; ".join([*statements, "import sys", "print('\\n'.join(sys.modules))"])
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    return set(found.stdout.split())
-
 
 #: A first deploy's work in the registry, the XML engine included (loaded lazily there).
 _FIRST_DEPLOY = (
@@ -55,7 +40,7 @@ def test_a_held_node_is_told_by_its_hold_fd() -> None:
 def test_after_the_held_preload_a_first_deploy_loads_nothing_more() -> None:
     preload = _node_main()["HELD_PRELOAD"]
     assert isinstance(preload, tuple)
-    held = (*MASTER_CODE, *(f"import {name}" for name in preload))
+    held = (*DAEMON_CODE, *(f"import {name}" for name in preload))
     assert modules_after(*held, *_FIRST_DEPLOY) - modules_after(*held) == set()
 
 
