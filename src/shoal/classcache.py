@@ -15,6 +15,10 @@ the table is compiled as `exec` would; so is anything that is not a string. The 
 as bytecode is, and not when Python writes none (`-B`, PYTHONDONTWRITEBYTECODE) unless asked
 (`python -m shoal.classcache`, which `make bench` runs as it byte-compiles `src/`); a file
 that cannot be read or is not this Python's is ignored, and one that cannot be written is not.
+
+A process adds what it compiled to the table and drops nothing (a command uses a few classes,
+the master most). `python -m shoal.classcache` makes every class of this Shoal and writes those
+alone: methods of classes an upgrade or an edit changed since are pruned.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _path = PATH  # the file `enable` read, which `save` writes
 _known: dict[bytes, bytes] = {}
 _new: dict[bytes, bytes] = {}  # compiled in this process, not in the file yet
 _compiled: set[bytes] = set()  # every text this process compiled
+_used: set[bytes] = set()  # every text this process needed, compiled or read
 
 
 def enable(path: str = PATH) -> None:
@@ -66,13 +71,21 @@ def compiled() -> int:
     return len(_compiled)
 
 
-def save(*, even_without_bytecode: bool = False) -> None:
+def save(*, even_without_bytecode: bool = False, only_used: bool = False) -> None:
     """Write the table with what this process compiled, if anything (atomically: a reader sees
     the old file or the new). Nothing when Python writes no bytecode, unless
-    `even_without_bytecode`; an OSError (read-only install) is ignored: the next start compiles."""
-    if not _new or (sys.dont_write_bytecode and not even_without_bytecode):
+    `even_without_bytecode`; an OSError (read-only install) is ignored: the next start compiles.
+    `only_used`: the table becomes what this process needed, whatever else the file held."""
+    if sys.dont_write_bytecode and not even_without_bytecode:
         return
-    table = {**_read(_path), **_new}
+    if only_used:
+        table = {key: _new.get(key) or _known[key] for key in _used}
+        if not _new and len(table) == len(_known):  # all read from the file, none left out
+            return
+    elif _new:
+        table = {**_read(_path), **_new}
+    else:
+        return
     temporary = f"{_path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(_path), exist_ok=True)
@@ -100,6 +113,7 @@ def _exec(source: object, globals: dict[str, object] | None = None, locals: obje
 
 def _code(key: bytes, text: str) -> object:
     """The code of `text` (digest `key`): from the table, else compiled (and kept for `save`)."""
+    _used.add(key)
     known = _known.get(key) or _new.get(key)
     if known is not None:
         try:
@@ -149,7 +163,8 @@ def _fill() -> None:
 
 if __name__ == "__main__":
     # Fill the file for every dataclass of Shoal's, whatever PYTHONDONTWRITEBYTECODE says (as
-    # `python -m compileall` writes .pyc files): `make bench` runs it.
+    # `python -m compileall` writes .pyc files): `make bench` runs it. Only theirs: entries of
+    # classes since changed or removed go.
     enable()
     _fill()
-    save(even_without_bytecode=True)
+    save(even_without_bytecode=True, only_used=True)

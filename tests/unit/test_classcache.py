@@ -111,3 +111,28 @@ def test_a_damaged_entry_is_compiled_again(tmp_path: Path) -> None:
 
     assert int(compiled) == len(entries)
     assert used == _run(table, cached=False)
+
+
+def test_the_fill_keeps_only_what_this_shoal_needs(tmp_path: Path) -> None:
+    """A table with entries of classes gone (an upgrade, an edit) and some of today's: filled
+    with `only_used`, it holds today's alone, each read back as compiled."""
+    table = tmp_path / "dataclasses.bin"
+    _run(table, cached=True)
+    data = table.read_bytes()
+    magic, today = data[:4], marshal.loads(data[4:])
+    stale = {bytes([n]) * 16: marshal.dumps(compile("x = 1", "<string>", "exec")) for n in range(3)}
+    table.write_bytes(magic + marshal.dumps({**today, **stale}))
+    code = (
+        f"from shoal import classcache\nclasscache.enable({str(table)!r})\n"
+        + CLASSES
+        + "classcache.save(even_without_bytecode=True, only_used=True)\n"
+        + "print(classcache.compiled())\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0"  # nothing compiled: today's entries were read
+    assert marshal.loads(table.read_bytes()[4:]) == today
+    *_, compiled = _run(table, cached=True)
+    assert int(compiled) == 0
