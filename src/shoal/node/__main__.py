@@ -52,4 +52,4 @@ if __name__ == "__main__":
 
     gc.freeze()
     gc.enable()
-    sys.exit(main())
+    main()

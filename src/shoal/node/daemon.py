@@ -534,8 +534,9 @@ def _usage_error(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`"""
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """`python -m shoal.node.daemon --site PREFIX --name NAME [--ready-fd N] [--Key=Value...]`:
+    runs the node, then ends the process (shoal.node.exiting); it never returns."""
     arguments = _Arguments(sys.argv[1:] if argv is None else argv)
     overrides = arguments.overrides
     if arguments.hold_fd is not None and not _released(arguments.hold_fd):
@@ -550,4 +551,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
