@@ -73,6 +73,12 @@ def figures(n: int, idle_window: float, scale: int = SCALE_SERVERS) -> list[Figu
             "ms",
             peer_text=("—", "—"),
         ),
+        Figure(
+            "deploy_adapters",
+            f"deploy + start {n} Python servers of one adapter each, until all Active "
+            "(adapters registered)",
+            "ms",
+        ),
         Figure("crash_pid", "crash (SIGKILL) → new pid seen", "ms"),
         Figure("crash_active", "crash → Active again", "ms"),
         Figure("cli", f"admin CLI server list / status with {n}, whole process", "ms"),

@@ -228,6 +228,27 @@ def scale_run(peers: list[Peer], results: Results) -> None:
             _stop_and_wait(peer, timeout)
 
 
+def adapters_run(peers: list[Peer], results: Results) -> None:
+    """Deploy + start of N Python servers with one adapter each (greeters), `repeats` times per
+    peer; a peer without adapters (or without its greeter) says why once."""
+    skipped: set[str] = set()
+    for run in range(results.repeats):
+        for peer in peers:
+            if peer.column in skipped:
+                continue
+            label = f"adapters, {peer.column}, run {run + 1}"
+            with _measuring(peer, results, label):
+                try:
+                    seconds = peer.start_adapters(results.n)
+                except PeerSkipped as exc:
+                    results.not_measured["deploy_adapters", peer.column] = str(exc)
+                    skipped.add(peer.column)
+                    continue
+                log(f"{label}: {results.n} greeters Active after {seconds * 1000:.0f} ms")
+                results.add("deploy_adapters", peer.column, seconds)
+                _stop_and_wait(peer)
+
+
 def idle_window(peers: list[Peer], results: Results) -> None:
     """All daemons up at once with N servers, idle; CPU of each over one window."""
     started: list[Peer] = []
@@ -360,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(p.column == report.SHOAL for p in peers):
             icegrid = next((p for p in peers if isinstance(p, IceGridPeer)), None)
             locator_run(results, args.lookups, icegrid)
+        adapters_run(peers, results)
         if args.scale:
             scale_run(peers, results)
         else:
@@ -414,6 +436,12 @@ def _scenario_notes(args: argparse.Namespace) -> list[str]:
         "natural way: `update` after deleting the programs from the file stops one group at a "
         "time, 48 s for 50 in the reference figures). The second row also waits for the "
         "command(s) to return.",
+        "Adapters: deploy + start of N Python servers with one adapter each (`Hello`, tcp on "
+        "127.0.0.1, a port the system picks), until the manager reports all Active (their "
+        "adapters registered), on a fresh daemon per run: Shoal N copies of "
+        "examples/hello/server.py (shoal.server) by `SITE/bin/shoal admin start FILE`, IceGrid "
+        "N Python Ice greeters (bench/peers/icegrid_locator.py serve, Debian's /usr/bin/python3) "
+        "by `application add`, each polled as deploy + start is; supervisord has no adapters.",
         scale,
         "Jobs: not measured: Shoal's processors take no jobs yet (src/shoal/jobs/processor.py "
         "is a placeholder); IceGrid and supervisord have no job service.",

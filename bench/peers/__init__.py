@@ -33,6 +33,11 @@ class ServerStatus:
 #: The application (IceGrid, Shoal) holding the N servers.
 APPLICATION = "Bench"
 
+#: The one adapter of each server of the adapter scenario (`start_adapters`): the greeters,
+#: Shoal's and IceGrid's, name theirs `Hello`; the system picks the port.
+ADAPTER = '<adapter name="Hello" endpoints="tcp -h 127.0.0.1"/>'
+
+
 #: Added to every daemon's port (Shoal 24061, IceGrid 24071, supervisord 24091): lets a second
 #: benchmark, or a grid someone left on those ports, share this machine.
 PORT_OFFSET = int(os.environ.get("SHOAL_BENCH_PORT_OFFSET", "0"))
@@ -85,6 +90,11 @@ class Peer(abc.ABC):
     @abc.abstractmethod
     def start(self, n: int) -> float:
         """Start the daemon on a fresh workdir with n servers; seconds until all are up."""
+
+    def start_adapters(self, n: int) -> float:
+        """As `start`, with n Python servers of one adapter each: seconds until the manager
+        reports all active (their adapters registered). PeerSkipped where it has no adapters."""
+        raise PeerSkipped("n/a (no adapters)")
 
     @property
     @abc.abstractmethod

@@ -159,6 +159,10 @@ class IceGridPeer(Peer):
                 extra='<property name="Ice.Admin.Endpoints" value=""/>',
             )
         )
+        return self._start_application(app, n)
+
+    def _start_application(self, app: Path, n: int) -> float:
+        """icegridnode launched, `application add APP`: seconds until its n servers are active."""
         start = clock()
         self._launch_node()
         poll_until(_port_open, 30, "icegridnode: registry listening")
@@ -171,6 +175,17 @@ class IceGridPeer(Peer):
         seen, _ = poll_until(all_active, 60 + 0.1 * n, "IceGrid: all servers active")
         return seen - start
 
+    def start_adapters(self, n: int) -> float:
+        """As `start`, the servers being n Python Ice greeters (icegrid_locator.py `serve`):
+        each is active once it registered its adapter and its admin facet."""
+        if self.state_calls_skipped is not None:  # no Ice for Python: no greeter
+            raise PeerSkipped(self.state_calls_skipped)
+        self.n = n
+        workdir = self._prepare_for_greeters()
+        app = workdir / "app.xml"
+        app.write_text(self._greeters_xml(APPLICATION, [(sid, "always") for sid in server_ids(n)]))
+        return self._start_application(app, n)
+
     def start_hello(self, on_demand: list[str]) -> Path:
         """icegridnode running the Python Ice greeter of icegrid_locator.py as server
         `HelloServer` (`always`, adapter `HelloServer.Hello`) and deploying the same greeter
@@ -178,29 +193,39 @@ class IceGridPeer(Peer):
         config (Ice.Default.Locator) for icegrid_locator.py."""
         if self.state_calls_skipped is not None:  # no Ice for Python: no greeter, no driver
             raise PeerSkipped(self.state_calls_skipped)
-        as_root = os.geteuid() == 0
-        workdir = self._prepare("IceGrid.Node.AllowRunningServersAsRoot=1\n" if as_root else "")
+        workdir = self._prepare_for_greeters()
         servers = [("HelloServer", "always")] + [(sid, "on-demand") for sid in on_demand]
-        body = "\n".join(
-            _HELLO_SERVER.format(
-                server_id=server_id,
-                python=DEBIAN_PYTHON,
-                activation=activation,
-                user=' user="root"' if as_root else "",
-                driver=LOCATOR_DRIVER,
-            )
-            for server_id, activation in servers
-        )
         app = workdir / "hello.xml"
-        app.write_text(
-            f'<icegrid><application name="Hello"><node name="{NODE_NAME}">\n{body}\n'
-            "</node></application></icegrid>\n"
-        )
+        app.write_text(self._greeters_xml("Hello", servers))
         self._launch_node()
         poll_until(_port_open, 30, "icegridnode: registry listening")
         self._admin(f"application add '{app}'")
         poll_until(lambda: self.status("HelloServer").active, 60, "IceGrid: HelloServer active")
         return workdir / "client.cfg"
+
+    def _prepare_for_greeters(self) -> Path:
+        """`_prepare`, letting the node run the greeters as root when the benchmark is root."""
+        as_root = os.geteuid() == 0
+        return self._prepare("IceGrid.Node.AllowRunningServersAsRoot=1\n" if as_root else "")
+
+    @staticmethod
+    def _greeters_xml(application: str, servers: list[tuple[str, str]]) -> str:
+        """An application of Python Ice greeters: (server id, activation) each."""
+        user = ' user="root"' if os.geteuid() == 0 else ""
+        body = "\n".join(
+            _HELLO_SERVER.format(
+                server_id=server_id,
+                python=DEBIAN_PYTHON,
+                activation=activation,
+                user=user,
+                driver=LOCATOR_DRIVER,
+            )
+            for server_id, activation in servers
+        )
+        return (
+            f'<icegrid><application name="{application}"><node name="{NODE_NAME}">\n{body}\n'
+            "</node></application></icegrid>\n"
+        )
 
     def _launch_node(self) -> None:
         """Start icegridnode (with its registry) on the workdir, in its own session."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import shoal
 from bench.peers import (
+    ADAPTER,
     APPLICATION,
     PORT_OFFSET,
     Peer,
@@ -29,6 +30,10 @@ from shoal.rpc.detail import Peer as RpcPeer
 from shoal.rpc.tls import message_size_max_bytes
 from shoal.rpc.wire import MAGIC, BlockingChannel
 
+#: The greeter of docs/first-server.md (the locator scenario runs it, the adapter scenario N of
+#: it), and the Python it runs on: the benchmark's own, where Shoal and grpcio are installed.
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello"
+PYTHON = sys.executable
 #: Not 4061: a grid someone runs on this machine keeps running.
 REGISTRY_PORT = 24061 + PORT_OFFSET
 _CALL_SECONDS = 5.0
@@ -73,7 +78,9 @@ class ShoalPeer(Peer):
         assert self.workdir is not None
         return self.workdir / "site"
 
-    def _prepare(self, n: int) -> Path:
+    def _prepare(self, n: int, servers: str = "") -> Path:
+        """A fresh site on the bench's port with `servers` (default: n `sleep 1000`) as its
+        descriptor."""
         workdir = self._fresh_workdir()
         subprocess.run(
             [str(self._shoal), "init", str(self.site)], check=True, capture_output=True, cwd=workdir
@@ -83,7 +90,7 @@ class ShoalPeer(Peer):
             path = etc / name
             path.write_text(path.read_text().replace("-p 4061", f"-p {REGISTRY_PORT}"))
         descriptor = self._descriptor
-        descriptor.write_text(descriptor_xml("master", n, "/bin/sleep", ["1000"]))
+        descriptor.write_text(servers or descriptor_xml("master", n, "/bin/sleep", ["1000"]))
         return descriptor
 
     @property
@@ -94,8 +101,16 @@ class ShoalPeer(Peer):
         """`admin start FILE` runs; the figure is when every server is Active (polled through
         the Admin API, as supervisord's RUNNING is polled). `admin start` itself returns once
         each server also outlived the start-up grace: `returned_seconds` keeps that."""
+        return self._start(n, self._prepare(n))
+
+    def start_adapters(self, n: int) -> float:
+        """As `start`, the servers being n greeters of examples/hello (shoal.server, one
+        adapter on a port the system picks): each is Active once it registered the adapter."""
+        greeter = f"<option>{HELLO / 'server.py'}</option>" + ADAPTER
+        return self._start(n, self._prepare(n, descriptor_xml("master", n, PYTHON, [], greeter)))
+
+    def _start(self, n: int, descriptor: Path) -> float:
         self.n = n
-        descriptor = self._prepare(n)
         argv = [str(self.site / "bin" / "shoal"), "admin", "start", str(descriptor)]
         output = self.site / "admin-start.out"  # a file: a full pipe would block the command
         with output.open("wb") as sink:
@@ -134,7 +149,6 @@ class ShoalPeer(Peer):
         """A fresh site running examples/hello (its SDK greeter, Active once registered), for
         the locator scenario: (the registry's client address, the greeter's adapter id)."""
         self._prepare(0)
-        hello = Path(__file__).resolve().parents[2] / "examples" / "hello"
         self.n = 1
         try:
             run_cli(
@@ -142,8 +156,8 @@ class ShoalPeer(Peer):
                     str(self.site / "bin" / "shoal"),
                     "admin",
                     "start",
-                    str(hello / "hello.xml"),
-                    f"HELLO_DIR={hello}",
+                    str(HELLO / "hello.xml"),
+                    f"HELLO_DIR={HELLO}",
                 ],
                 cwd=self.site,
                 timeout=120,
