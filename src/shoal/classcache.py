@@ -18,7 +18,9 @@ that cannot be read or is not this Python's is ignored, and one that cannot be w
 
 A process adds what it compiled to the table and drops nothing (a command uses a few classes,
 the master most). `python -m shoal.classcache` makes every class of this Shoal and writes those
-alone: methods of classes an upgrade or an edit changed since are pruned.
+alone: methods of classes an upgrade or an edit changed since are pruned, and so are those of
+any other package's dataclasses a daemon made (the next daemon to make them adds them again,
+where Python writes bytecode).
 """
 
 from __future__ import annotations
@@ -72,10 +74,11 @@ def compiled() -> int:
 
 
 def save(*, even_without_bytecode: bool = False, only_used: bool = False) -> None:
-    """Write the table with what this process compiled, if anything (atomically: a reader sees
-    the old file or the new). Nothing when Python writes no bytecode, unless
-    `even_without_bytecode`; an OSError (read-only install) is ignored: the next start compiles.
-    `only_used`: the table becomes what this process needed, whatever else the file held."""
+    """Add what this process compiled to the table's file, if anything; with `only_used`, make
+    the file what this process needed instead (rewritten unless it holds exactly that already).
+    Atomic: a reader sees the old file or the new. Nothing when Python writes no bytecode,
+    unless `even_without_bytecode`; an OSError (read-only install) is ignored: the next start
+    compiles."""
     if sys.dont_write_bytecode and not even_without_bytecode:
         return
     if only_used:
@@ -113,16 +116,19 @@ def _exec(source: object, globals: dict[str, object] | None = None, locals: obje
 
 def _code(key: bytes, text: str) -> object:
     """The code of `text` (digest `key`): from the table, else compiled (and kept for `save`)."""
-    _used.add(key)
     known = _known.get(key) or _new.get(key)
     if known is not None:
         try:
-            return marshal.loads(known)
+            code = marshal.loads(known)
         except (EOFError, ValueError, TypeError):  # a damaged entry: compiled again
             pass
+        else:
+            _used.add(key)
+            return code
     code = compile(text, "<string>", "exec")
     _new[key] = marshal.dumps(code)
     _compiled.add(key)
+    _used.add(key)
     return code
 
 

@@ -113,9 +113,10 @@ def test_a_damaged_entry_is_compiled_again(tmp_path: Path) -> None:
     assert used == _run(table, cached=False)
 
 
-def test_the_fill_keeps_only_what_this_shoal_needs(tmp_path: Path) -> None:
-    """A table with entries of classes gone (an upgrade, an edit) and some of today's: filled
-    with `only_used`, it holds today's alone, each read back as compiled."""
+def test_saving_only_what_was_used_drops_entries_of_classes_gone(tmp_path: Path) -> None:
+    """A table with entries of classes gone (an upgrade, an edit) and some of today's: saved
+    with `only_used` (as `python -m shoal.classcache` does), it holds today's alone, each read
+    back as compiled."""
     table = tmp_path / "dataclasses.bin"
     _run(table, cached=True)
     data = table.read_bytes()
@@ -136,3 +137,27 @@ def test_the_fill_keeps_only_what_this_shoal_needs(tmp_path: Path) -> None:
     assert marshal.loads(table.read_bytes()[4:]) == today
     *_, compiled = _run(table, cached=True)
     assert int(compiled) == 0
+
+
+def test_saving_only_what_was_used_leaves_a_file_that_holds_just_that(tmp_path: Path) -> None:
+    """Nothing compiled and nothing stale: the file is not written again (its inode and bytes
+    are those of the first save)."""
+    table = tmp_path / "dataclasses.bin"
+    code = (
+        f"from shoal import classcache\nclasscache.enable({str(table)!r})\n"
+        + CLASSES
+        + "classcache.save(even_without_bytecode=True, only_used=True)\n"
+    )
+
+    def fill() -> None:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    fill()
+    first = table.stat()
+    data = table.read_bytes()
+    fill()
+
+    again = table.stat()
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    assert table.read_bytes() == data
