@@ -31,8 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.peers import application_xml
 from bench.peers.icegrid import DEBIAN_PYTHON, LOCATOR_DRIVER
-from bench.peers.shoal import ShoalPeer, blocking_channel
+from bench.peers.shoal import ShoalPeer, blocking_channel, greeter_xml
 from bench.procs import run_cli
 from bench.timing import BenchError, clock
 from shoal.config.properties import DEFAULT_MESSAGE_SIZE_MAX_KB
@@ -48,7 +49,6 @@ HELLO_ADAPTER = "HelloServer.Hello"
 REPO = Path(__file__).resolve().parents[1]
 #: The lookup, by its full name on the wire.
 FIND_ADAPTER_BY_ID = "/shoal.v1.Locator/FindAdapterById"
-HELLO_DIR = REPO / "examples" / "hello"
 
 #: Makes one client's lookup: entered in the client's thread, it opens the client's own
 #: connection and yields the call that does one lookup; leaving closes the connection.
@@ -157,17 +157,9 @@ def on_demand_ids(count: int) -> list[str]:
 def deploy_shoal_on_demand(peer: ShoalPeer, server_ids: list[str]) -> None:
     """Deploy examples/hello's greeter again as each of `server_ids`, `on-demand`, in one more
     application on the running grid of `peer.start_hello()`."""
-    servers = "\n".join(
-        f'<server id="{server_id}" exe="${{PYTHON}}" activation="on-demand">'
-        f"<option>{HELLO_DIR}/server.py</option>"
-        '<adapter name="Hello" endpoints="tcp -h 127.0.0.1"/></server>'
-        for server_id in server_ids
-    )
+    servers = [greeter_xml(server_id, "on-demand") for server_id in server_ids]
     descriptor = peer.site / "etc" / "grid" / "on-demand.xml"
-    descriptor.write_text(
-        '<icegrid><application name="HelloOnDemand"><node name="master">\n'
-        f"{servers}\n</node></application></icegrid>\n"
-    )
+    descriptor.write_text(application_xml("master", servers, "HelloOnDemand"))
     shoal = str(peer.site / "bin" / "shoal")
     run_cli([shoal, "admin", "deploy", str(descriptor)], cwd=peer.site, timeout=60)
 

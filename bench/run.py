@@ -4,8 +4,9 @@ Each run (R of them) starts every peer afresh with N `sleep 1000` servers and me
 deploy + start, RSS, one crash to restart, the admin CLI round trip, and the daemon's stop; then
 starts it again for the admin state calls per second and the undeploy of the N. Then the floors
 (python alone, with grpc, with asyncio and protobuf, with Shoal's CLI modules), then one idle
-window with the three daemons up at once, the locator, and (full mode or --scale) 1000 servers
-deployed and restarted once. Everything is on loopback; every process started is killed by pid
+window with the three daemons up at once, the locator, R deploys + starts of N Python servers
+with one adapter each (Shoal, IceGrid), and (full mode or --scale) 1000 servers deployed and
+restarted once. Everything is on loopback; every process started is killed by pid
 at the end, even on failure or Ctrl-C (SIGINT/SIGTERM).
 
 Exit status: 0 once the table is printed, missed targets included (a finding, not a failure);
@@ -230,8 +231,10 @@ def scale_run(peers: list[Peer], results: Results) -> None:
 
 def adapters_run(peers: list[Peer], results: Results) -> None:
     """Deploy + start of N Python servers with one adapter each (greeters), `repeats` times per
-    peer; a peer without adapters (or without its greeter) says why once."""
-    skipped: set[str] = set()
+    peer; a peer without adapters, or whose greeter cannot run, says so once."""
+    skipped = {peer.column for peer in peers if not peer.has_adapters}
+    for column in skipped:
+        results.not_measured["deploy_adapters", column] = "n/a (no adapters)"
     for run in range(results.repeats):
         for peer in peers:
             if peer.column in skipped:
@@ -241,7 +244,7 @@ def adapters_run(peers: list[Peer], results: Results) -> None:
                 try:
                     seconds = peer.start_adapters(results.n)
                 except PeerSkipped as exc:
-                    results.not_measured["deploy_adapters", peer.column] = str(exc)
+                    results.not_measured["deploy_adapters", peer.column] = f"skipped: {exc}"
                     skipped.add(peer.column)
                     continue
                 log(f"{label}: {results.n} greeters Active after {seconds * 1000:.0f} ms")

@@ -2,7 +2,8 @@
 
 A Peer owns one fresh working directory per run (`start` makes it, `cleanup` kills what is left
 by pid and removes it). Servers are `sleep 1000`, N of them, ids `Sleep-0` .. `Sleep-{N-1}`,
-in one application named `Bench`.
+in one application named `Bench`; the adapter scenario's (`start_adapters`) are N Python
+greeters of one adapter each, ids `Greeter-0` .. `Greeter-{N-1}`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ class ServerStatus:
 #: The application (IceGrid, Shoal) holding the N servers.
 APPLICATION = "Bench"
 
-#: The one adapter of each server of the adapter scenario (`start_adapters`): the greeters,
-#: Shoal's and IceGrid's, name theirs `Hello`; the system picks the port.
+#: The one adapter of every greeter (the locator and adapter scenarios), Shoal's and IceGrid's:
+#: `Hello`, on a port the system picks.
 ADAPTER = '<adapter name="Hello" endpoints="tcp -h 127.0.0.1"/>'
+#: The ids' prefixes: `sleep` servers, and the adapter scenario's greeters.
+SLEEP, GREETER = "Sleep", "Greeter"
 
 
 #: Added to every daemon's port (Shoal 24061, IceGrid 24071, supervisord 24091): lets a second
@@ -57,8 +60,8 @@ def require_free_port(port: int) -> None:
     )
 
 
-def server_ids(n: int) -> list[str]:
-    return [f"Sleep-{i}" for i in range(n)]
+def server_ids(n: int, prefix: str = SLEEP) -> list[str]:
+    return [f"{prefix}-{i}" for i in range(n)]
 
 
 class Peer(abc.ABC):
@@ -68,11 +71,14 @@ class Peer(abc.ABC):
     notes: tuple[str, ...] = ()
     #: The most servers it can run on one node (the scale scenario runs min(this, asked)).
     max_servers: int | None = None
+    #: Whether it knows adapters (the adapter scenario runs `start_adapters`).
+    has_adapters = False
 
     def __init__(self) -> None:
         self.ledger = ProcessLedger()
         self.workdir: Path | None = None
         self.n = 0
+        self.prefix = SLEEP  # of the running servers' ids: server_ids(self.n, self.prefix)
 
     # -- set up, once per benchmark
     @abc.abstractmethod
@@ -92,9 +98,10 @@ class Peer(abc.ABC):
         """Start the daemon on a fresh workdir with n servers; seconds until all are up."""
 
     def start_adapters(self, n: int) -> float:
-        """As `start`, with n Python servers of one adapter each: seconds until the manager
-        reports all active (their adapters registered). PeerSkipped where it has no adapters."""
-        raise PeerSkipped("n/a (no adapters)")
+        """As `start`, with n Python greeters of one adapter each (ids `Greeter-*`): seconds
+        until the manager reports all active (their adapters registered). Peers that have
+        adapters (`has_adapters`) override it; PeerSkipped when the greeter cannot run."""
+        raise NotImplementedError(f"{self.column} has no adapters")
 
     @property
     @abc.abstractmethod
@@ -152,11 +159,19 @@ class Peer(abc.ABC):
 def descriptor_xml(node_name: str, n: int, exe: str, options: list[str], extra: str = "") -> str:
     """An IceGrid/Shoal application descriptor with n servers on one node."""
     opts = "".join(f"<option>{o}</option>" for o in options)
-    servers = "\n".join(
-        f'      <server id="{sid}" exe="{exe}" activation="always">{opts}{extra}</server>'
-        for sid in server_ids(n)
+    return application_xml(
+        node_name,
+        [
+            f'<server id="{sid}" exe="{exe}" activation="always">{opts}{extra}</server>'
+            for sid in server_ids(n)
+        ],
     )
+
+
+def application_xml(node_name: str, servers: list[str], application: str = APPLICATION) -> str:
+    """An IceGrid/Shoal application descriptor: these `<server>` elements on one node."""
+    body = "\n".join(f"      {server}" for server in servers)
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<icegrid>\n  <application name="{APPLICATION}">\n'
-        f'    <node name="{node_name}">\n{servers}\n    </node>\n  </application>\n</icegrid>\n'
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<icegrid>\n  <application name="{application}">\n'
+        f'    <node name="{node_name}">\n{body}\n    </node>\n  </application>\n</icegrid>\n'
     )

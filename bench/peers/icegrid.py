@@ -12,11 +12,15 @@ import subprocess
 from pathlib import Path
 
 from bench.peers import (
+    ADAPTER,
     APPLICATION,
+    GREETER,
     PORT_OFFSET,
+    SLEEP,
     Peer,
     PeerSkipped,
     ServerStatus,
+    application_xml,
     descriptor_xml,
     require_free_port,
     server_ids,
@@ -57,13 +61,13 @@ IceGridAdmin.Username=bench
 IceGridAdmin.Password=bench
 """
 
-# The locator scenario's greeters: Python Ice programs with one adapter. As root, the node runs
-# servers as `nobody` unless told otherwise; Shoal's run as the node's user: so do these.
-_HELLO_SERVER = """\
-<server id="{server_id}" exe="{python}" activation="{activation}"{user}>
-  <option>{driver}</option><option>serve</option>
-  <adapter name="Hello" endpoints="tcp -h 127.0.0.1"/>
-</server>"""
+# The greeters of the locator and adapter scenarios: Python Ice programs with one adapter. As
+# root, the node runs servers as `nobody` unless told otherwise; Shoal's run as the node's user:
+# so do these.
+_HELLO_SERVER = (
+    '<server id="{server_id}" exe="{python}" activation="{activation}"{user}>'
+    "<option>{driver}</option><option>serve</option>" + ADAPTER + "</server>"
+)
 
 # `server state X` prints e.g. "active (pid = 17460, enabled)" or "activating (enabled)".
 _STATE = re.compile(r"^(\w+)(?: \(pid = (\d+))?")
@@ -74,6 +78,7 @@ class IceGridPeer(Peer):
     # The node waits on one pipe per server with select(): it aborts once an fd reaches
     # FD_SETSIZE (1024), near 1000 servers (shared reference, anchors.md).
     max_servers = 950
+    has_adapters = True
     notes = (
         "IceGrid: a server is `/bin/sh -c 'exec /bin/sleep 1000'` (the node appends "
         "--Ice.Config=..., which sleep rejects) with Ice.Admin.Endpoints empty (else the node "
@@ -147,7 +152,7 @@ class IceGridPeer(Peer):
         return workdir
 
     def start(self, n: int) -> float:
-        self.n = n
+        self.n, self.prefix = n, SLEEP
         workdir = self._prepare()
         app = workdir / "app.xml"
         app.write_text(
@@ -164,9 +169,7 @@ class IceGridPeer(Peer):
     def _start_application(self, app: Path, n: int) -> float:
         """icegridnode launched, `application add APP`: seconds until its n servers are active."""
         start = clock()
-        self._launch_node()
-        poll_until(_port_open, 30, "icegridnode: registry listening")
-        self._admin(f"application add '{app}'")
+        self._launch_and_add(app)
 
         def all_active() -> dict[str, int] | None:
             up = self.up_pids()
@@ -180,10 +183,11 @@ class IceGridPeer(Peer):
         each is active once it registered its adapter and its admin facet."""
         if self.state_calls_skipped is not None:  # no Ice for Python: no greeter
             raise PeerSkipped(self.state_calls_skipped)
-        self.n = n
+        self.n, self.prefix = n, GREETER
         workdir = self._prepare_for_greeters()
         app = workdir / "app.xml"
-        app.write_text(self._greeters_xml(APPLICATION, [(sid, "always") for sid in server_ids(n)]))
+        servers = [(sid, "always") for sid in server_ids(n, GREETER)]
+        app.write_text(self._greeters_xml(APPLICATION, servers))
         return self._start_application(app, n)
 
     def start_hello(self, on_demand: list[str]) -> Path:
@@ -197,9 +201,7 @@ class IceGridPeer(Peer):
         servers = [("HelloServer", "always")] + [(sid, "on-demand") for sid in on_demand]
         app = workdir / "hello.xml"
         app.write_text(self._greeters_xml("Hello", servers))
-        self._launch_node()
-        poll_until(_port_open, 30, "icegridnode: registry listening")
-        self._admin(f"application add '{app}'")
+        self._launch_and_add(app)
         poll_until(lambda: self.status("HelloServer").active, 60, "IceGrid: HelloServer active")
         return workdir / "client.cfg"
 
@@ -212,20 +214,26 @@ class IceGridPeer(Peer):
     def _greeters_xml(application: str, servers: list[tuple[str, str]]) -> str:
         """An application of Python Ice greeters: (server id, activation) each."""
         user = ' user="root"' if os.geteuid() == 0 else ""
-        body = "\n".join(
-            _HELLO_SERVER.format(
-                server_id=server_id,
-                python=DEBIAN_PYTHON,
-                activation=activation,
-                user=user,
-                driver=LOCATOR_DRIVER,
-            )
-            for server_id, activation in servers
+        return application_xml(
+            NODE_NAME,
+            [
+                _HELLO_SERVER.format(
+                    server_id=server_id,
+                    python=DEBIAN_PYTHON,
+                    activation=activation,
+                    user=user,
+                    driver=LOCATOR_DRIVER,
+                )
+                for server_id, activation in servers
+            ],
+            application,
         )
-        return (
-            f'<icegrid><application name="{application}"><node name="{NODE_NAME}">\n{body}\n'
-            "</node></application></icegrid>\n"
-        )
+
+    def _launch_and_add(self, app: Path) -> None:
+        """icegridnode launched; once its registry listens, `application add APP`."""
+        self._launch_node()
+        poll_until(_port_open, 30, "icegridnode: registry listening")
+        self._admin(f"application add '{app}'")
 
     def _launch_node(self) -> None:
         """Start icegridnode (with its registry) on the workdir, in its own session."""
@@ -255,13 +263,13 @@ class IceGridPeer(Peer):
         return ServerStatus(pid, match.group(1) == "active")
 
     def server_pids(self) -> list[int]:
-        lines = self._admin(*(f"server pid {sid}" for sid in server_ids(self.n)))
+        lines = self._admin(*(f"server pid {sid}" for sid in server_ids(self.n, self.prefix)))
         return [int(line) for line in lines if line.strip().isdigit()]
 
     def up_pids(self) -> dict[str, int]:
         # One icegridadmin process asks `server state` of every server (a poll takes ~15 ms
         # with 50 servers, longer with hundreds).
-        ids = server_ids(self.n)
+        ids = server_ids(self.n, self.prefix)
         lines = self._admin(*(f"server state {sid}" for sid in ids))
         up = {}
         for sid, line in zip(ids, lines, strict=False):

@@ -13,10 +13,13 @@ import shoal
 from bench.peers import (
     ADAPTER,
     APPLICATION,
+    GREETER,
     PORT_OFFSET,
+    SLEEP,
     Peer,
     PeerSkipped,
     ServerStatus,
+    application_xml,
     descriptor_xml,
     require_free_port,
     server_ids,
@@ -30,10 +33,8 @@ from shoal.rpc.detail import Peer as RpcPeer
 from shoal.rpc.tls import message_size_max_bytes
 from shoal.rpc.wire import MAGIC, BlockingChannel
 
-#: The greeter of docs/first-server.md (the locator scenario runs it, the adapter scenario N of
-#: it), and the Python it runs on: the benchmark's own, where Shoal and grpcio are installed.
+#: The greeter of docs/first-server.md: the locator scenario runs it, the adapter scenario N of it.
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello"
-PYTHON = sys.executable
 #: Not 4061: a grid someone runs on this machine keeps running.
 REGISTRY_PORT = 24061 + PORT_OFFSET
 _CALL_SECONDS = 5.0
@@ -43,6 +44,8 @@ _SERVER_STATE = "/shoal.v1.Admin/ServerState"
 
 
 class ShoalPeer(Peer):
+    has_adapters = True
+
     def __init__(self) -> None:
         super().__init__()
         self.returned_seconds: float | None = None  # the last start: `admin start` returned
@@ -106,11 +109,12 @@ class ShoalPeer(Peer):
     def start_adapters(self, n: int) -> float:
         """As `start`, the servers being n greeters of examples/hello (shoal.server, one
         adapter on a port the system picks): each is Active once it registered the adapter."""
-        greeter = f"<option>{HELLO / 'server.py'}</option>" + ADAPTER
-        return self._start(n, self._prepare(n, descriptor_xml("master", n, PYTHON, [], greeter)))
+        greeters = [greeter_xml(sid, "always") for sid in server_ids(n, GREETER)]
+        return self._start(n, self._prepare(n, application_xml("master", greeters)), GREETER)
 
-    def _start(self, n: int, descriptor: Path) -> float:
-        self.n = n
+    def _start(self, n: int, descriptor: Path, prefix: str = SLEEP) -> float:
+        """`admin start DESCRIPTOR` of n servers (ids PREFIX-i): seconds until all Active."""
+        self.n, self.prefix = n, prefix
         argv = [str(self.site / "bin" / "shoal"), "admin", "start", str(descriptor)]
         output = self.site / "admin-start.out"  # a file: a full pipe would block the command
         with output.open("wb") as sink:
@@ -196,7 +200,7 @@ class ShoalPeer(Peer):
     def _check_all_active(self) -> None:
         reply = self._server_list()
         states = {s.server_id: s for s in reply.servers}
-        missing = [sid for sid in server_ids(self.n) if sid not in states]
+        missing = [sid for sid in server_ids(self.n, self.prefix) if sid not in states]
         inactive = [s.server_id for s in states.values() if s.state != common_pb2.ACTIVE]
         if missing or inactive:
             raise BenchError(f"admin start returned, but missing={missing} inactive={inactive}")
@@ -309,3 +313,11 @@ def _children(pid: int) -> list[int]:
         text = (task / "children").read_text()
         found.extend(int(p) for p in text.split())
     return [p for p in found if not gone(p)]
+
+
+def greeter_xml(server_id: str, activation: str) -> str:
+    """One examples/hello greeter as a `<server>`, on the Python Shoal runs (`${PYTHON}`)."""
+    return (
+        f'<server id="{server_id}" exe="${{PYTHON}}" activation="{activation}">'
+        f"<option>{HELLO / 'server.py'}</option>{ADAPTER}</server>"
+    )
