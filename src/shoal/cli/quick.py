@@ -47,13 +47,14 @@ _STOP_WAIT_SECONDS = 300.0
 #: Ice.MessageSizeMax's default in Shoal (shoal.config.properties.DEFAULT_MESSAGE_SIZE_MAX_KB):
 #: internal.cfg may not set it on this path.
 _REPLY_LIMIT_BYTES = 65536 * 1024
-#: How long `stop` waits for the registry's ping (shoal.cli.grid.PROBE_SECONDS): one that
-#: accepts connections but does not answer is the full command's case (it waits, then signals).
-_PROBE_SECONDS = 3.0
+#: How long `stop` waits for the registry's ping, and the head start for its port to refuse
+#: (shoal.cli.grid.PROBE_SECONDS): one that accepts connections but does not answer is the full
+#: command's case (it waits, then signals).
+PROBE_SECONDS = 3.0
 _REGISTRY_PING = "/shoal.v1.Admin/RegistryPing"
 _PING_ID, _CALL_ID = 1, 2
 _LOOPBACK = ("127.0.0.1", "localhost")
-_MASTER = "master"
+MASTER = "master"  # shoal.config.site.MASTER_NODE
 _MAX_LINK_HOPS = 40  # shoal.config.site's
 
 
@@ -93,11 +94,10 @@ def _remove(prefix: str, application: str) -> int | None:
 
 def _stop(prefix: str) -> int | None:
     """shoal.cli.stop.stop_grid for a running grid whose master runs on this host."""
-    internal = plain_internal(prefix)
-    endpoint = registry_endpoint(internal)
-    files = master_files(prefix, internal)
-    if endpoint is None or endpoint[0] not in _LOOPBACK or files is None:
+    found = master_site(prefix)
+    if found is None or found[0][0] not in _LOOPBACK:
         return None
+    endpoint, files = found
     if os.path.lexists(files.start_lock):
         return None  # a grid coming up: the full command waits for it first
     pid = _live_shoal_pid(files.pidfile)
@@ -274,7 +274,7 @@ class MasterFiles:
 
 def master_files(prefix: str, internal: dict[str, str] | None) -> MasterFiles | None:
     """The master's files from plain etc/internal.cfg + etc/master.cfg."""
-    node = plain_properties(os.path.join(prefix, "etc", f"{_MASTER}.cfg"))
+    node = plain_properties(os.path.join(prefix, "etc", f"{MASTER}.cfg"))
     if internal is None or node is None:
         return None
     properties = {**internal, **node}
@@ -282,14 +282,25 @@ def master_files(prefix: str, internal: dict[str, str] | None) -> MasterFiles | 
     def path(key: str, default: str) -> str:  # Properties.get_path: relative to the site
         return os.path.join(prefix, properties.get(key, default))
 
-    data_dir = path("IceGrid.Node.Data", f"var/{_MASTER}")
-    name = properties.get("IceGrid.Node.Name", _MASTER)
+    data_dir = path("IceGrid.Node.Data", f"var/{MASTER}")
+    name = properties.get("IceGrid.Node.Name", MASTER)
     return MasterFiles(
         pidfile=os.path.join(data_dir, f"{name}.pid"),
         start_lock=os.path.join(data_dir, f"{name}.starting"),
-        stdout=path("Ice.StdOut", f"var/log/{_MASTER}.out"),
-        stderr=path("Ice.StdErr", f"var/log/{_MASTER}.err"),
+        stdout=path("Ice.StdOut", f"var/log/{MASTER}.out"),
+        stderr=path("Ice.StdErr", f"var/log/{MASTER}.err"),
     )
+
+
+def master_site(prefix: str) -> tuple[tuple[str, int], MasterFiles] | None:
+    """The registry's (host, port) and the master's files of a plain site (etc/internal.cfg
+    read once), or None where either needs the full readers."""
+    internal = plain_internal(prefix)
+    endpoint = registry_endpoint(internal)
+    files = master_files(prefix, internal)
+    if endpoint is None or files is None:
+        return None
+    return endpoint, files
 
 
 def _live_shoal_pid(pidfile: str) -> int | None:
@@ -353,11 +364,11 @@ def _connect(endpoint: tuple[str, int]) -> _socket.socket | None:
 
 
 def _answers(connection: _socket.socket) -> bool:
-    """Does the registry answer a RegistryPing within _PROBE_SECONDS? (The connection is closed
+    """Does the registry answer a RegistryPing within PROBE_SECONDS? (The connection is closed
     when it does not: the full command takes over, nothing was asked yet.)"""
     try:
-        connection.settimeout(_PROBE_SECONDS)
-        connection.sendall(encode_call(_PING_ID, _REGISTRY_PING, b"", _PROBE_SECONDS))
+        connection.settimeout(PROBE_SECONDS)
+        connection.sendall(encode_call(_PING_ID, _REGISTRY_PING, b"", PROBE_SECONDS))
         kind, _ = _read_frame(connection, _PING_ID)
         connection.settimeout(None)
     except OSError:

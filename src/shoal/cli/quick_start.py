@@ -23,19 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
-from shoal.cli.quick import (
-    MasterFiles,
-    connected,
-    master_files,
-    plain_internal,
-    plain_site,
-    registry_endpoint,
-)
-
-#: shoal.config.site.MASTER_NODE
-_MASTER = "master"
-#: How long the registry's address may take to refuse a connection (shoal.cli.grid.PROBE_SECONDS).
-_PROBE_SECONDS = 3.0
+from shoal.cli.quick import MASTER, PROBE_SECONDS, MasterFiles, connected, master_site, plain_site
 
 
 class HeadStart:
@@ -58,19 +46,15 @@ class HeadStart:
 def head_start(program: str, args: list[str], launcher_prefix: str | None) -> HeadStart | None:
     """The master spawned for `admin start [--wait SECONDS] [WORDS...]`, or None (nothing
     was done)."""
-    match args:
-        case ["admin", "start", *words] if _plain_start(words):
-            pass
-        case _:
-            return None
+    if args[:2] != ["admin", "start"] or not _plain_start(args[2:]):
+        return None
     prefix = plain_site(program, launcher_prefix)
     if prefix is None:
         return None
-    internal = plain_internal(prefix)
-    endpoint = registry_endpoint(internal)
-    files = master_files(prefix, internal)
-    if endpoint is None or files is None or os.path.lexists(files.pidfile):
+    found = master_site(prefix)
+    if found is None or os.path.lexists(found[1].pidfile):
         return None
+    endpoint, files = found
     if not _take_start_lock(files.start_lock):
         return None
     spawned = None
@@ -138,7 +122,7 @@ def _take_start_lock(path: str) -> bool:
 
 def _listens(endpoint: tuple[str, int]) -> bool:
     """shoal.cli.grid.port_open: does anything accept connections at the registry's address?"""
-    connection = connected(endpoint, _PROBE_SECONDS)
+    connection = connected(endpoint, PROBE_SECONDS)
     if connection is None:
         return False
     connection.close()
@@ -167,7 +151,7 @@ def _spawn_held_master(prefix: str, files: MasterFiles) -> tuple[int, int, int]:
         "--site",
         prefix,
         "--name",
-        _MASTER,
+        MASTER,
         "--ready-fd",
         str(write_end),
         "--hold-fd",

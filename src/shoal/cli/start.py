@@ -88,7 +88,7 @@ def _adopt(grid: Grid, head: HeadStart, foreground: bool) -> Spawned | None:
     )
     if same:
         head.claimed = True
-        return Spawned(pid=head.pid, ready_fd=head.ready_fd, hold_fd=head.hold_fd)
+        return _spawned(head)
     call_off_head_start(head)
     return None
 
@@ -97,9 +97,13 @@ def call_off_head_start(head: HeadStart) -> None:
     """A master the quick path spawned that this command does not adopt: it exits having done
     nothing, and the start lock taken for it goes."""
     head.claimed = True
-    _call_off(Spawned(pid=head.pid, ready_fd=head.ready_fd, hold_fd=head.hold_fd))
+    _call_off(_spawned(head))
     if read_pidfile(Path(head.files.start_lock)) == os.getpid():
         Path(head.files.start_lock).unlink(missing_ok=True)
+
+
+def _spawned(head: HeadStart) -> Spawned:
+    return Spawned(pid=head.pid, ready_fd=head.ready_fd, hold_fd=head.hold_fd)
 
 
 def _with_grid_left_running(error: ShoalError, pid: int) -> ShoalError:

@@ -204,7 +204,7 @@ def test_the_mirrored_constants_are_the_originals() -> None:
 
     assert quick._STOP_WAIT_SECONDS == DEFAULT_WAIT_SECONDS
     assert quick._MAX_LINK_HOPS == site._MAX_LINK_HOPS
-    assert quick._MASTER == site.MASTER_NODE
+    assert quick.MASTER == site.MASTER_NODE
     assert quick._REPLY_LIMIT_BYTES == DEFAULT_MESSAGE_SIZE_MAX_KB * 1024
 
 

@@ -257,8 +257,8 @@ def test_the_head_start_loads_neither_click_nor_protobuf() -> None:
 def test_the_mirrored_constants_are_the_originals() -> None:
     from shoal.cli.grid import PROBE_SECONDS
 
-    assert quick_start._PROBE_SECONDS == PROBE_SECONDS
-    assert quick_start._MASTER == MASTER_NODE
+    assert quick_start.PROBE_SECONDS == PROBE_SECONDS
+    assert quick_start.MASTER == MASTER_NODE
 
 
 # --------------------------------------------------- start_grid with a real held master
