@@ -171,6 +171,22 @@ def watchdog() -> Iterator[Callable[..., Watchdog]]:
         each.close()
 
 
+@pytest.fixture
+def tracking(
+    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+) -> Callable[[], tuple[Group, Watchdog]]:
+    """A new group and a new watchdog tracking it, cleaned up as the `group` and `watchdog`
+    fixtures clean theirs."""
+
+    def make() -> tuple[Group, Watchdog]:
+        server = group()
+        guard = watchdog()
+        guard.track(server.pgid, server.start_time)
+        return server, guard
+
+    return make
+
+
 # --------------------------------------------------------------------------- the program
 
 
@@ -251,11 +267,9 @@ def test_bad_lines_are_reported_and_ignored(
 
 
 def test_close_tells_it_to_exit_killing_nothing(
-    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+    tracking: Callable[[], tuple[Group, Watchdog]],
 ) -> None:
-    server = group()
-    guard = watchdog()
-    guard.track(server.pgid, server.start_time)
+    server, guard = tracking()
     pid = guard.pid
 
     guard.close()
@@ -335,11 +349,9 @@ async def test_untracks_of_one_loop_turn_are_told_at_its_end(
 
 @pytest.mark.asyncio
 async def test_a_group_id_tracked_again_in_the_same_turn_stays_tracked(
-    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+    tracking: Callable[[], tuple[Group, Watchdog]],
 ) -> None:
-    server = group()
-    guard = watchdog()
-    guard.track(server.pgid, server.start_time)
+    server, guard = tracking()
     guard.untrack(server.pgid)  # told at the end of the turn...
     guard.track(server.pgid, server.start_time)  # ...unless a new group takes the id first
     await asyncio.sleep(0)
@@ -374,11 +386,9 @@ async def test_close_tells_pending_untracks_before_exit(tmp_path: Path) -> None:
 
 
 def test_release_lets_it_exit_before_close(
-    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+    tracking: Callable[[], tuple[Group, Watchdog]],
 ) -> None:
-    server = group()
-    guard = watchdog()
-    guard.track(server.pgid, server.start_time)
+    server, guard = tracking()
     guard.untrack(server.pgid)  # the node's servers are all stopped
     pid = guard.pid
     assert pid is not None
@@ -408,11 +418,9 @@ def test_a_group_tracked_after_release_gets_a_new_watchdog(
 
 
 def test_release_waits_while_a_group_is_tracked(
-    watchdog: Callable[..., Watchdog], group: Callable[..., Group]
+    tracking: Callable[[], tuple[Group, Watchdog]],
 ) -> None:
-    server = group()
-    guard = watchdog()
-    guard.track(server.pgid, server.start_time)
+    server, guard = tracking()
     pid = guard.pid
     assert pid is not None
 
