@@ -1,17 +1,33 @@
-"""asyncio without OpenSSL until a TLS endpoint needs it.
+"""asyncio without OpenSSL until a TLS endpoint needs it; protobuf without its pure-Python engine
+unless something uses it.
 
 asyncio imports `ssl` as it loads, and OpenSSL's initialisation costs ~4 MiB of RSS and
 ~10-15 ms of start: a daemon or command that never opens TLS should not pay it. Processes that
 may not need TLS (the node daemon, the CLI) import asyncio through `import_asyncio_without_ssl`;
 Shoal's wire protocol calls `give_asyncio_ssl` before it opens its first TLS connection or
 listener. gRPC brings its own TLS and needs neither.
+
+protobuf's `descriptor_pool` and `internal.builder` (which every generated `_pb2` module runs)
+import `internal.python_message`, the pure-Python message engine, whichever engine is in use;
+it loads text_format, the Python decoder and encoder, containers... (~20 million instructions,
+~7 ms of every start that loads a `_pb2` module here). With the C engine (upb, protobuf's
+default) nothing of it is used. `defer_protobuf_python_message`, called by `shoal.rpc` before
+any generated module loads, makes that import lazy (importlib.util.LazyLoader): the module runs
+on first use, so the pure-Python engine (PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python) works as
+before.
 """
 
 from __future__ import annotations
 
 import sys
 
-__all__ = ["give_asyncio_ssl", "import_asyncio_without_ssl"]
+TYPE_CHECKING = False  # typing itself is not loaded for this (~4 ms of a quick command)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+__all__ = ["defer_protobuf_python_message", "give_asyncio_ssl", "import_asyncio_without_ssl"]
 
 #: The asyncio modules that bind `ssl` (None when it was hidden) as they load.
 _ASYNCIO_SSL_USERS = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
@@ -44,3 +60,34 @@ def give_asyncio_ssl() -> None:
             ssl.SSLWantReadError,
             ssl.SSLSyscallError,
         )
+
+
+#: protobuf's pure-Python message engine: imported by modules that use it only without the C one.
+PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
+
+
+class _LoadedOnFirstUse:
+    """A meta path finder for PROTOBUF_PYTHON_MESSAGE alone: the spec the path finder gives,
+    its loader wrapped in LazyLoader (the module runs when an attribute is first read)."""
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name != PROTOBUF_PYTHON_MESSAGE:
+            return None
+        from importlib.machinery import PathFinder
+        from importlib.util import LazyLoader
+
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = LazyLoader(spec.loader)
+        return spec
+
+
+def defer_protobuf_python_message() -> None:
+    """Make protobuf's pure-Python engine load on first use (idempotent). Nothing is done if
+    it is loaded already."""
+    if PROTOBUF_PYTHON_MESSAGE in sys.modules:
+        return
+    if not any(isinstance(finder, _LoadedOnFirstUse) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LoadedOnFirstUse())
