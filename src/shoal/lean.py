@@ -9,8 +9,8 @@ listener. gRPC brings its own TLS and needs neither.
 
 protobuf's `descriptor_pool` and `internal.builder` (which every generated `_pb2` module runs)
 import `internal.python_message`, the pure-Python message engine, whichever engine is in use;
-it loads text_format, the Python decoder and encoder, containers... (~20 million instructions,
-~7 ms of every start that loads a `_pb2` module here). With the C engine (upb, protobuf's
+it loads text_format, the Python decoder and encoder, containers... (~30 million instructions,
+~10 ms of every start that loads a `_pb2` module here). With the C engine (upb, protobuf's
 default) nothing of it is used. `defer_protobuf_python_message`, called by `shoal.rpc` before
 any generated module loads, makes that import lazy (importlib.util.LazyLoader): the module runs
 on first use, so the pure-Python engine (PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python) works as
@@ -62,7 +62,7 @@ def give_asyncio_ssl() -> None:
         )
 
 
-#: protobuf's pure-Python message engine: imported by modules that use it only without the C one.
+#: protobuf's pure-Python message engine, which nothing uses while the C engine (upb) runs.
 PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
 
 
