@@ -92,6 +92,36 @@ async def test_an_always_server_that_crashes_is_restarted_with_a_new_pid(
 
 
 @pytest.mark.asyncio
+async def test_a_stop_logs_no_exit_line_and_a_crash_does(
+    parts: NodeParts, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The end of a requested stop is told by its Inactive line (the pid is on the
+    Deactivating line): no line of its own. An exit nobody asked for has one, a warning."""
+    sup = parts.supervisor("Told-1")
+    sup.load(server("Told-1"))
+    with caplog.at_level(logging.INFO, logger="shoal.node"):
+        await sup.start()
+        pid = sup.machine.pid
+        await output_has(parts.root / "log" / "Told-1.out", "ready")
+        await sup.stop()
+        await sup.start()
+        crashed = sup.machine.pid
+        output = parts.root / "log" / "Told-1.out"
+        await until(lambda: output.read_text().count("ready") == 2, "Told-1 ready again")
+        sup.send_signal("SIGSEGV")
+        await until(lambda: not sup.running, "Told-1 crashed")
+        await asyncio.sleep(0)  # its reports go out at the end of the loop's turn
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    stopping = lines.index(("INFO", f"server Told-1: Deactivating (pid {pid}): stop requested"))
+    assert lines[stopping + 1] == (
+        "INFO",
+        "server Told-1: Inactive (pid -): stopped (killed by SIGTERM)",
+    )
+    assert not any(f"pid {pid} killed" in line for _, line in lines)
+    assert ("WARNING", f"server Told-1: pid {crashed} killed by SIGSEGV (unexpected)") in lines
+
+
+@pytest.mark.asyncio
 async def test_a_crash_loop_disables_the_server_with_its_reason(tmp_path: Path) -> None:
     """exit 1 after a moment, again and again: disabled once over the crash loop limit."""
     parts = make_parts(
