@@ -603,12 +603,11 @@ def _log_reports(actions: Sequence[lc.Publish | lc.RecordExit]) -> None:
         if isinstance(action, lc.Publish):
             run.append(action)
             continue
-        if action.expected:
-            continue
-        if run:
+        if run:  # an exit ends a run: a restart's Inactive line comes before its Activating one
             _log_publish(run)
             run = []
-        _log_exit(action)
+        if not action.expected:
+            _log_exit(action)
     if run:
         _log_publish(run)
 
