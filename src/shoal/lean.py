@@ -11,14 +11,16 @@ protobuf's `descriptor_pool` and `internal.builder` (which every generated `_pb2
 import `internal.python_message`, the pure-Python message engine, whichever engine is in use;
 it loads text_format, the Python decoder and encoder, containers... (~30 million instructions,
 ~10 ms of every start that loads a `_pb2` module here). With the C engine (upb, protobuf's
-default) nothing of it is used. `defer_protobuf_python_message`, called by `shoal.rpc` before
-any generated module loads, makes that import lazy (importlib.util.LazyLoader): the module runs
-on first use, so the pure-Python engine (PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python) works as
-before.
+default) nothing of it is used. `defer_protobuf_python_message`, called as `shoal` itself
+loads (so before any of its modules imports protobuf), puts a stand-in in its place: the module
+runs when an attribute of it is first read, in one thread, the others waiting. With
+PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python nothing is put off (that engine uses it at once).
 """
 
 from __future__ import annotations
 
+import _thread
+import os
 import sys
 
 TYPE_CHECKING = False  # typing itself is not loaded for this (~4 ms of a quick command)
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+    from types import ModuleType as _Module
+    from typing import Any
+else:
+    _Module = type(sys)  # types.ModuleType, without loading `types` on the quick path
 
 __all__ = ["defer_protobuf_python_message", "give_asyncio_ssl", "import_asyncio_without_ssl"]
 
@@ -64,30 +70,75 @@ def give_asyncio_ssl() -> None:
 
 #: protobuf's pure-Python message engine, which nothing uses while the C engine (upb) runs.
 PROTOBUF_PYTHON_MESSAGE = "google.protobuf.internal.python_message"
+#: Chooses protobuf's engine; `python` uses this one at once: nothing to put off then.
+_ENGINE_VARIABLE = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
+
+_loading = _thread.allocate_lock()  # one thread imports the real module, the others wait
+_real: ModuleType | None = None  # once imported
+
+
+class _StandIn(_Module):
+    """What importing PROTOBUF_PYTHON_MESSAGE gives until the module itself is needed: it has
+    the module's name and file (so scans of sys.modules, such as inspect.getmodule's, leave it
+    be); any other attribute read imports the real module, once, and is answered by it. Not
+    while the import system sets it up (it looks for attributes it has not set yet)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if not self.__dict__.get("_shoal_set_up"):
+            raise AttributeError(name)
+        return getattr(_python_message(), name)
+
+
+def _python_message() -> ModuleType:
+    """The real module, imported by the first caller (a lock: importlib.util.LazyLoader, which
+    does the same, lets a second thread see a half-run module on Python 3.11)."""
+    global _real
+    with _loading:
+        if _real is None:
+            import importlib
+
+            stand_in = sys.modules.pop(PROTOBUF_PYTHON_MESSAGE, None)
+            try:
+                _real = importlib.import_module(PROTOBUF_PYTHON_MESSAGE)
+            except BaseException:
+                if stand_in is not None:
+                    sys.modules[PROTOBUF_PYTHON_MESSAGE] = stand_in
+                raise
+        return _real
 
 
 class _LoadedOnFirstUse:
-    """A meta path finder for PROTOBUF_PYTHON_MESSAGE alone: the spec the path finder gives,
-    its loader wrapped in LazyLoader (the module runs when an attribute is first read)."""
+    """Meta path finder and loader of PROTOBUF_PYTHON_MESSAGE alone: a _StandIn, until the
+    real module is wanted (then the usual finders find it)."""
 
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name != PROTOBUF_PYTHON_MESSAGE:
+        # While _python_message imports the real module (under the lock), or once it has.
+        if name != PROTOBUF_PYTHON_MESSAGE or _loading.locked() or _real is not None:
             return None
-        from importlib.machinery import PathFinder
-        from importlib.util import LazyLoader
+        from importlib.machinery import ModuleSpec, PathFinder
 
-        spec = PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = LazyLoader(spec.loader)
+        found = PathFinder.find_spec(name, path)
+        if found is None:
+            return None
+        # This object is the loader (create_module, exec_module), not an importlib.abc.Loader.
+        spec = ModuleSpec(name, self, origin=found.origin)  # type: ignore[arg-type]
+        spec.has_location = found.has_location  # __file__: the real module's
         return spec
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        return _StandIn(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__["_shoal_set_up"] = True  # nothing runs until an attribute is read
 
 
 def defer_protobuf_python_message() -> None:
     """Make protobuf's pure-Python engine load on first use (idempotent). Nothing is done if
-    it is loaded already."""
-    if PROTOBUF_PYTHON_MESSAGE in sys.modules:
+    it is loaded already, or if it is the engine chosen (PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION
+    =python: it is used at once)."""
+    if PROTOBUF_PYTHON_MESSAGE in sys.modules or os.environ.get(_ENGINE_VARIABLE) == "python":
         return
     if not any(isinstance(finder, _LoadedOnFirstUse) for finder in sys.meta_path):
         sys.meta_path.insert(0, _LoadedOnFirstUse())

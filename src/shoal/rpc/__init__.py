@@ -5,8 +5,3 @@ Shoal's own services (`wire`); and the gRPC side that application servers use (`
 Generated modules (`common_pb2`, `descriptor_pb2`, `admin_pb2`, `admin_pb2_grpc`,
 `internal_pb2`, `internal_pb2_grpc`) are rebuilt with `make proto`; never edit them.
 """
-
-from shoal.lean import defer_protobuf_python_message
-
-# Before any generated module loads protobuf: see shoal.lean.
-defer_protobuf_python_message()
