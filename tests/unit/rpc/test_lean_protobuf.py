@@ -30,17 +30,22 @@ print(json.dumps({{
 """
 
 
-def report_after(setup: str = "", **environment: str) -> dict[str, object]:
-    """REPORT's findings in a new interpreter, `setup` run first, with `environment` added."""
+def printed_by(code: str, **environment: str) -> str:
+    """What `code` prints in a new interpreter, with `environment` added to this one's."""
     completed = subprocess.run(
-        [sys.executable, "-c", setup + REPORT],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
         env={**os.environ, **environment},
     )
-    findings: dict[str, object] = json.loads(completed.stdout)
+    return completed.stdout
+
+
+def report_after(setup: str = "", **environment: str) -> dict[str, object]:
+    """REPORT's findings in a new interpreter, `setup` run first, with `environment` added."""
+    findings: dict[str, object] = json.loads(printed_by(setup + REPORT, **environment))
     return findings
 
 
@@ -101,10 +106,7 @@ real = sys.modules["{PROTOBUF_PYTHON_MESSAGE}"]
 print(len(found), len({{id(f) for f in found}}), failed, type(real).__name__,
       found[0] is real.GeneratedProtocolMessageType)
 """
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert completed.stdout.split() == ["8", "1", "[]", "module", "True"]
+    assert printed_by(code).split() == ["8", "1", "[]", "module", "True"]
 
 
 def test_deferring_twice_installs_one_finder() -> None:
@@ -113,10 +115,7 @@ def test_deferring_twice_installs_one_finder() -> None:
         " defer(); defer(); print(sum(type(f).__name__ == '_LoadedOnFirstUse'"
         " for f in sys.meta_path))"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert completed.stdout.split() == ["1"]
+    assert printed_by(code).split() == ["1"]
 
 
 def test_nothing_is_deferred_once_the_engine_is_loaded() -> None:
@@ -126,10 +125,7 @@ def test_nothing_is_deferred_once_the_engine_is_loaded() -> None:
         " print(sum(type(f).__name__ == '_LoadedOnFirstUse' for f in sys.meta_path),"
         f" type(sys.modules['{PROTOBUF_PYTHON_MESSAGE}']).__name__)"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert completed.stdout.split() == ["0", "module"]
+    assert printed_by(code).split() == ["0", "module"]
     before = list(sys.meta_path)
     defer_protobuf_python_message()  # this process: shoal loaded long ago, the finder is in
     assert sys.meta_path == before
