@@ -95,9 +95,11 @@ def _remove(prefix: str, application: str) -> int | None:
 def _stop(prefix: str) -> int | None:
     """shoal.cli.stop.stop_grid for a running grid whose master runs on this host."""
     found = master_site(prefix)
-    if found is None or found[0][0] not in _LOOPBACK:
+    if found is None:
         return None
     endpoint, files = found
+    if endpoint[0] not in _LOOPBACK:
+        return None
     if os.path.lexists(files.start_lock):
         return None  # a grid coming up: the full command waits for it first
     pid = _live_shoal_pid(files.pidfile)

@@ -52,9 +52,11 @@ def head_start(program: str, args: list[str], launcher_prefix: str | None) -> He
     if prefix is None:
         return None
     found = master_site(prefix)
-    if found is None or os.path.lexists(found[1].pidfile):
+    if found is None:
         return None
     endpoint, files = found
+    if os.path.lexists(files.pidfile):
+        return None
     if not _take_start_lock(files.start_lock):
         return None
     spawned = None
